@@ -1,0 +1,1 @@
+"""The platform's four services: gateway, chat, retrieval and store."""

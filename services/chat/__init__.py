@@ -1,0 +1,1 @@
+"""The chat service: a ChatKit server running an Agents SDK book assistant."""

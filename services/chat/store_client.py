@@ -1,0 +1,168 @@
+"""`HttpStore`: a complete `chatkit.store.Store` backed by the store service over HTTP.
+
+It behaves like a local ChatKit store: same method signatures and keywords,
+`NotFoundError` for missing threads and items, pages with `has_more`/`after`,
+and the SDK's default id prefixes. The user id comes from the request context,
+a mapping or an object with a `user_id` attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from chatkit.store import NotFoundError, Store
+from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+
+from shared.contracts.common import USER_ID_HEADER
+from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
+
+_thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
+_item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
+
+
+class StoreUnavailable(Exception):
+    """The store service could not be reached or failed (5xx, timeout): worth a retry."""
+
+
+class StoreRequestError(Exception):
+    """The store service refused the request (4xx other than 404): a bug or bad data."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"store service answered {status}: {message}")
+        self.status = status
+
+
+def user_id_of(context: Any) -> str:
+    """The user id of a request context: `context["user_id"]` or `context.user_id`."""
+    user_id = (
+        context.get("user_id")
+        if isinstance(context, Mapping)
+        else getattr(context, "user_id", None)
+    )
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError("The request context has no user_id; the store is scoped per user.")
+    return user_id
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class HttpStore(Store[Any]):
+    """ChatKit store whose data lives in the store service."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        """`client` is a shared `AsyncClient` whose base URL is the store service."""
+        self.client = client
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        context: Any,
+        *,
+        body: bytes | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        headers = {USER_ID_HEADER: user_id_of(context)}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        try:
+            response = await self.client.request(
+                method, path, content=body, params=params, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"store service unreachable: {exc!r}") from exc
+        if response.status_code == 404:
+            raise NotFoundError(_message(response))
+        if response.status_code >= 500:
+            raise StoreUnavailable(
+                f"store service answered {response.status_code}: {_message(response)}"
+            )
+        if response.status_code >= 400:
+            raise StoreRequestError(response.status_code, _message(response))
+        return response
+
+    # -- threads -------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        response = await self._call("GET", f"/v1/threads/{_seg(thread_id)}", context)
+        return ThreadBody.model_validate_json(response.content).thread
+
+    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
+        if isinstance(thread, Thread):
+            thread = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
+        body = ThreadBody(thread=thread).model_dump_json().encode()
+        await self._call("PUT", f"/v1/threads/{_seg(thread.id)}", context, body=body)
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: Any
+    ) -> Page[ThreadMetadata]:
+        params = _page_params(limit, after, order)
+        response = await self._call("GET", "/v1/threads", context, params=params)
+        return _thread_page.validate_json(response.content)
+
+    async def delete_thread(self, thread_id: str, context: Any) -> None:
+        await self._call("DELETE", f"/v1/threads/{_seg(thread_id)}", context)
+
+    # -- items ---------------------------------------------------------------
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        params = _page_params(limit, after, order)
+        response = await self._call(
+            "GET", f"/v1/threads/{_seg(thread_id)}/items", context, params=params
+        )
+        return _item_page.validate_json(response.content)
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        body = ItemBody(item=item).model_dump_json().encode()
+        await self._call("POST", f"/v1/threads/{_seg(thread_id)}/items", context, body=body)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        body = ItemBody(item=item).model_dump_json().encode()
+        await self._call(
+            "PUT", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item.id)}", context, body=body
+        )
+
+    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+        response = await self._call(
+            "GET", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item_id)}", context
+        )
+        return ItemBody.model_validate_json(response.content).item
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
+        await self._call("DELETE", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item_id)}", context)
+
+    # -- attachments ---------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
+        body = AttachmentBody(attachment=attachment).model_dump_json().encode()
+        await self._call("PUT", f"/v1/attachments/{_seg(attachment.id)}", context, body=body)
+
+    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+        response = await self._call("GET", f"/v1/attachments/{_seg(attachment_id)}", context)
+        return AttachmentBody.model_validate_json(response.content).attachment
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        await self._call("DELETE", f"/v1/attachments/{_seg(attachment_id)}", context)
+
+
+def _page_params(limit: int, after: str | None, order: str) -> dict[str, Any]:
+    # A shorter page than asked is still a correct page: `has_more`/`after` lead on.
+    params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE_SIZE)), "order": order}
+    if after is not None:
+        params["after"] = after
+    return params
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]

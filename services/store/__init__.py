@@ -1,0 +1,1 @@
+"""The store service: ChatKit threads, items and attachments in PostgreSQL, per user."""

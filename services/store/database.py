@@ -1,0 +1,129 @@
+"""The PostgreSQL pool: embedded server when no URL is set, one retry on a dead connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+
+from services.store.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Errors meaning the connection (not the statement) failed: the server restarted,
+# the socket died, or the server is still starting. Every store statement is
+# idempotent (upserts, deletes, inserts that accept an identical existing row), so
+# running it once more on a fresh connection is safe.
+RETRYABLE = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    # what a pooled connection the server killed while idle can raise on next use
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+    OSError,
+)
+RETRY_DELAY_S = 0.2
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached even after a retry."""
+
+
+def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) the embedded PostgreSQL under `data_dir`; returns (url, handle).
+
+    The handle must be kept alive: pgserver stops the server when the last process
+    holding one exits.
+    """
+    import pgserver
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    return server.get_uri(), server
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSONB travels as text both ways: the store receives and returns JSON documents,
+    # so decoding them into Python objects would only be undone again.
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: v, decoder=lambda v: v, schema="pg_catalog", format="text"
+    )
+
+
+class Database:
+    """An asyncpg pool whose calls survive one dead pooled connection."""
+
+    def __init__(self, pool: asyncpg.Pool, embedded: Any = None) -> None:
+        self.pool = pool
+        self._embedded = embedded
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | None,
+        *,
+        data_dir: Path = Path(".data"),
+        min_size: int = 2,
+        max_size: int = 20,
+        statement_timeout_ms: int = 10_000,
+    ) -> Database:
+        """Connect (starting the embedded server when `url` is None) and apply migrations."""
+        embedded = None
+        if url is None:
+            url, embedded = await asyncio.to_thread(start_embedded_postgres, data_dir)
+            logger.info(
+                "embedded PostgreSQL running", extra={"fields": {"data_dir": str(data_dir)}}
+            )
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            server_settings={"statement_timeout": str(statement_timeout_ms)},
+        )
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        return cls(pool, embedded)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `operation` on a pooled connection, once more on a fresh one if the first died."""
+        try:
+            return await self._run_once(operation)
+        except RETRYABLE as exc:
+            logger.warning("retrying after connection failure: %s", type(exc).__name__)
+            await asyncio.sleep(RETRY_DELAY_S)
+            try:
+                return await self._run_once(operation)
+            except RETRYABLE as again:
+                raise DatabaseUnavailable(str(again) or type(again).__name__) from again
+
+    async def _run_once(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        conn = await self.pool.acquire()
+        try:
+            return await operation(conn)
+        except RETRYABLE:
+            # One dead connection means the server went away: its idle siblings are
+            # dead too. Drop this one now and have the pool replace the rest, so
+            # the retry runs on a fresh connection.
+            conn.terminate()
+            await self.pool.expire_connections()
+            raise
+        finally:
+            await self.pool.release(conn)
+
+    async def ping(self) -> None:
+        await self.run(lambda conn: conn.fetchval("SELECT 1"))

@@ -1,0 +1,287 @@
+"""SQL for ChatKit persistence. Every statement is scoped by the owner's user id.
+
+Reads return the stored JSON text untouched (the HTTP layer passes it through);
+writes take validated ChatKit models. Pages use keyset pagination on the item
+sequence (or thread creation time), so a page costs the same at any depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+from chatkit.types import Attachment, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+
+from services.store.database import Database
+
+Order = Literal["asc", "desc"]
+
+_item_json: TypeAdapter[Any] = TypeAdapter(ThreadItem)
+_attachment_json: TypeAdapter[Any] = TypeAdapter(Attachment)
+
+
+class NotFound(Exception):
+    """The record does not exist for this user (or belongs to someone else)."""
+
+
+class Conflict(Exception):
+    """An item with this id already exists with different content."""
+
+
+@dataclass(frozen=True)
+class JsonPage:
+    """A page of stored JSON documents."""
+
+    data: list[str]
+    has_more: bool
+    after: str | None
+
+
+def _page(rows: list[asyncpg.Record], limit: int) -> JsonPage:
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return JsonPage(
+        data=[r["data"] for r in rows],
+        has_more=has_more,
+        after=rows[-1]["id"] if has_more and rows else None,
+    )
+
+
+# One statement per order and cursor presence: the direction is a keyword, never
+# interpolated input, and no `$n IS NULL OR ...` branch, which would push
+# PostgreSQL's generic plan of the prepared statement off the keyset index.
+_ITEMS_FIRST_PAGE = {
+    order: f"""
+        SELECT id, data FROM thread_items
+        WHERE user_id = $1 AND thread_id = $2
+        ORDER BY seq {order.upper()}
+        LIMIT $3"""
+    for order in ("asc", "desc")
+}
+_ITEMS_PAGE_AFTER = {
+    order: f"""
+        SELECT id, data FROM thread_items
+        WHERE user_id = $1 AND thread_id = $2 AND seq {op} (
+            SELECT seq FROM thread_items WHERE user_id = $1 AND thread_id = $2 AND id = $3)
+        ORDER BY seq {order.upper()}
+        LIMIT $4"""
+    for order, op in (("asc", ">"), ("desc", "<"))
+}
+_THREADS_FIRST_PAGE = {
+    order: f"""
+        SELECT id, data FROM threads
+        WHERE user_id = $1
+        ORDER BY created_at {order.upper()}, id {order.upper()}
+        LIMIT $2"""
+    for order in ("asc", "desc")
+}
+_THREADS_PAGE_AFTER = {
+    order: f"""
+        SELECT id, data FROM threads
+        WHERE user_id = $1 AND (created_at, id) {op} (
+            SELECT created_at, id FROM threads WHERE user_id = $1 AND id = $2)
+        ORDER BY created_at {order.upper()}, id {order.upper()}
+        LIMIT $3"""
+    for order, op in (("asc", ">"), ("desc", "<"))
+}
+
+# Bumping the thread's counter checks ownership, locks the thread row and yields
+# the item's sequence number in one statement.
+_ADD_ITEM = """
+    WITH thread AS (
+        UPDATE threads SET item_seq = item_seq + 1, updated_at = now()
+        WHERE user_id = $1 AND id = $2
+        RETURNING item_seq
+    ), inserted AS (
+        INSERT INTO thread_items (user_id, thread_id, id, seq, type, created_at, data)
+        SELECT $1, $2, $3, thread.item_seq, $4, $5, $6::jsonb FROM thread
+        ON CONFLICT (user_id, thread_id, id) DO NOTHING
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM thread) AS thread_found,
+           EXISTS (SELECT 1 FROM inserted) AS inserted,
+           (SELECT data = $6::jsonb FROM thread_items
+             WHERE user_id = $1 AND thread_id = $2 AND id = $3) AS same_as_existing
+"""
+
+_SAVE_ITEM = """
+    WITH thread AS (
+        UPDATE threads SET item_seq = item_seq + 1, updated_at = now()
+        WHERE user_id = $1 AND id = $2
+        RETURNING item_seq
+    )
+    INSERT INTO thread_items (user_id, thread_id, id, seq, type, created_at, data)
+    SELECT $1, $2, $3, thread.item_seq, $4, $5, $6::jsonb FROM thread
+    ON CONFLICT (user_id, thread_id, id)
+        DO UPDATE SET data = EXCLUDED.data, type = EXCLUDED.type
+    RETURNING 1
+"""
+
+
+class ChatKitRepository:
+    """ChatKit threads, items and attachments of every user in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- threads -------------------------------------------------------------
+
+    async def load_thread(self, user_id: str, thread_id: str) -> str:
+        data = await self.db.run(
+            lambda c: c.fetchval(
+                "SELECT data FROM threads WHERE user_id = $1 AND id = $2", user_id, thread_id
+            )
+        )
+        if data is None:
+            raise NotFound(f"Thread {thread_id} not found.")
+        return str(data)
+
+    async def save_thread(self, user_id: str, thread: ThreadMetadata) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                """INSERT INTO threads (user_id, id, created_at, data) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (user_id, id)
+                   DO UPDATE SET data = EXCLUDED.data, updated_at = now()""",
+                user_id,
+                thread.id,
+                thread.created_at,
+                thread.model_dump_json(),
+            )
+        )
+
+    async def list_threads(
+        self, user_id: str, *, limit: int, after: str | None, order: Order
+    ) -> JsonPage:
+        args: tuple[object, ...]
+        if after is None:
+            sql, args = _THREADS_FIRST_PAGE[order], (user_id, limit + 1)
+        else:
+            sql, args = _THREADS_PAGE_AFTER[order], (user_id, after, limit + 1)
+        rows = await self.db.run(lambda c: c.fetch(sql, *args))
+        if not rows and after is not None:
+            await self._require_thread(user_id, after, what="Cursor thread")
+        return _page(rows, limit)
+
+    async def delete_thread(self, user_id: str, thread_id: str) -> None:
+        """Delete a thread with its items (cascade); deleting a missing thread is a no-op."""
+        await self.db.run(
+            lambda c: c.execute(
+                "DELETE FROM threads WHERE user_id = $1 AND id = $2", user_id, thread_id
+            )
+        )
+
+    async def _require_thread(self, user_id: str, thread_id: str, what: str = "Thread") -> None:
+        found = await self.db.run(
+            lambda c: c.fetchval(
+                "SELECT 1 FROM threads WHERE user_id = $1 AND id = $2", user_id, thread_id
+            )
+        )
+        if found is None:
+            raise NotFound(f"{what} {thread_id} not found.")
+
+    # -- items ---------------------------------------------------------------
+
+    async def list_items(
+        self, user_id: str, thread_id: str, *, limit: int, after: str | None, order: Order
+    ) -> JsonPage:
+        args: tuple[object, ...]
+        if after is None:
+            sql, args = _ITEMS_FIRST_PAGE[order], (user_id, thread_id, limit + 1)
+        else:
+            sql, args = _ITEMS_PAGE_AFTER[order], (user_id, thread_id, after, limit + 1)
+        rows = await self.db.run(lambda c: c.fetch(sql, *args))
+        if not rows:
+            # Off the hot path: tell a missing thread or cursor from an empty page.
+            await self._require_thread(user_id, thread_id)
+            if after is not None:
+                await self.load_item(user_id, thread_id, after)
+        return _page(rows, limit)
+
+    async def add_item(self, user_id: str, thread_id: str, item: ThreadItem) -> None:
+        """Append an item. Re-adding an identical item is a no-op (safe to retry)."""
+        data = _item_json.dump_json(item).decode()
+        row = await self.db.run(
+            lambda c: c.fetchrow(
+                _ADD_ITEM, user_id, thread_id, item.id, item.type, item.created_at, data
+            )
+        )
+        assert row is not None
+        if not row["thread_found"]:
+            raise NotFound(f"Thread {thread_id} not found.")
+        if not row["inserted"] and not row["same_as_existing"]:
+            raise Conflict(f"Item {item.id} already exists in thread {thread_id}.")
+
+    async def save_item(self, user_id: str, thread_id: str, item: ThreadItem) -> None:
+        """Insert or replace an item; a replaced item keeps its place in the thread."""
+        data = _item_json.dump_json(item).decode()
+        done = await self.db.run(
+            lambda c: c.fetchval(
+                _SAVE_ITEM, user_id, thread_id, item.id, item.type, item.created_at, data
+            )
+        )
+        if done is None:
+            raise NotFound(f"Thread {thread_id} not found.")
+
+    async def load_item(self, user_id: str, thread_id: str, item_id: str) -> str:
+        data = await self.db.run(
+            lambda c: c.fetchval(
+                "SELECT data FROM thread_items WHERE user_id = $1 AND thread_id = $2 AND id = $3",
+                user_id,
+                thread_id,
+                item_id,
+            )
+        )
+        if data is None:
+            raise NotFound(f"Item {item_id} not found in thread {thread_id}.")
+        return str(data)
+
+    async def delete_item(self, user_id: str, thread_id: str, item_id: str) -> None:
+        """Delete one item; deleting a missing item is a no-op."""
+        await self.db.run(
+            lambda c: c.execute(
+                "DELETE FROM thread_items WHERE user_id = $1 AND thread_id = $2 AND id = $3",
+                user_id,
+                thread_id,
+                item_id,
+            )
+        )
+
+    # -- attachments ---------------------------------------------------------
+
+    async def save_attachment(self, user_id: str, attachment: Attachment) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                """INSERT INTO attachments (user_id, id, thread_id, mime_type, data)
+                   VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (user_id, id) DO UPDATE
+                   SET thread_id = EXCLUDED.thread_id, mime_type = EXCLUDED.mime_type,
+                       data = EXCLUDED.data""",
+                user_id,
+                attachment.id,
+                attachment.thread_id,
+                attachment.mime_type,
+                _attachment_json.dump_json(attachment).decode(),
+            )
+        )
+
+    async def load_attachment(self, user_id: str, attachment_id: str) -> str:
+        data = await self.db.run(
+            lambda c: c.fetchval(
+                "SELECT data FROM attachments WHERE user_id = $1 AND id = $2",
+                user_id,
+                attachment_id,
+            )
+        )
+        if data is None:
+            raise NotFound(f"Attachment {attachment_id} not found.")
+        return str(data)
+
+    async def delete_attachment(self, user_id: str, attachment_id: str) -> None:
+        """Delete attachment metadata; deleting a missing attachment is a no-op."""
+        await self.db.run(
+            lambda c: c.execute(
+                "DELETE FROM attachments WHERE user_id = $1 AND id = $2", user_id, attachment_id
+            )
+        )

@@ -1,0 +1,1 @@
+"""Code every service shares: settings, contracts, errors, logging, HTTP plumbing."""

@@ -1,0 +1,1 @@
+"""Inter-service contracts: one module per provider service."""

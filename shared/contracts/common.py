@@ -1,0 +1,29 @@
+"""Pieces every contract uses: identity headers and id limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+USER_ID_HEADER = "x-user-id"
+"""Header with the authenticated user id on internal calls (set by the caller, not the body)."""
+
+MAX_ID_LENGTH = 255
+"""Longest id (thread, item, attachment, user) any service accepts."""
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+"""A non-empty identifier of at most `MAX_ID_LENGTH` characters."""
+
+
+class PageContext(BaseModel):
+    """Where the reader is in the book; any part may be unknown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_chapter: int | None = Field(default=None, ge=0, le=100_000)
+    """Number of the chapter the reader has open."""
+    current_lesson: Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)] | None = None
+    """Slug of the lesson (section) the reader has open."""
+    current_page: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    """Page the reader has open: its document id or path in the book."""

@@ -1,0 +1,61 @@
+"""Health (`/healthz`: the process is up) and readiness (`/readyz`: dependencies answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shared.errors import error_response
+from shared.metrics import metrics_endpoint
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+"""A probe of one dependency; raises when the dependency is not usable."""
+
+READINESS_TIMEOUT_S = 2.0
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def readyz_endpoint(
+    checks: Mapping[str, ReadinessCheck],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A `/readyz` handler running every check concurrently, each with a timeout."""
+
+    async def readyz(request: Request) -> Response:
+        async def run(name: str, check: ReadinessCheck) -> tuple[str, str | None]:
+            try:
+                await asyncio.wait_for(check(), READINESS_TIMEOUT_S)
+                return name, None
+            except Exception as exc:
+                return name, f"{type(exc).__name__}: {exc}"[:200]
+
+        results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
+        failed = {name: problem for name, problem in results if problem}
+        if failed:
+            logger.warning("not ready: %s", failed)
+            return error_response(
+                503,
+                "Not ready: " + ", ".join(sorted(failed)),
+                details=[{"check": name, "problem": problem} for name, problem in failed.items()],
+            )
+        return JSONResponse({"status": "ready", "checks": sorted(checks)})
+
+    return readyz
+
+
+def health_routes(checks: Mapping[str, ReadinessCheck]) -> list[Route]:
+    """`/healthz`, `/readyz` and `/metrics`."""
+    return [
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz_endpoint(checks), methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False),
+    ]

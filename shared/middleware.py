@@ -1,0 +1,122 @@
+"""Pure ASGI middleware (no `BaseHTTPMiddleware`: it breaks streaming and disconnects)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import ApiError, error_response
+from shared.logs import REQUEST_ID_HEADER, new_request_id, set_request_id
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+logger = logging.getLogger("shared.requests")
+
+SERVICE_TOKEN_HEADER = "x-service-token"
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+
+
+class RequestContextMiddleware:
+    """Binds a request id (taken from `X-Request-ID` or new), echoes it, records metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or new_request_id()
+        set_request_id(request_id[:128])
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id[:128]
+                route = _route_template(scope)
+                HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = _route_template(scope)
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            if route not in ("/healthz", "/readyz", "/metrics"):
+                logger.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"fields": {"status": status, "ms": _ms_since(started)}},
+                )
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+class InternalTokenMiddleware:
+    """Rejects calls without the shared service token (401) when one is configured."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.token is None or scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = Headers(scope=scope).get(SERVICE_TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(presented, self.token):
+            response = error_response(401, "Missing or invalid service token.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body is larger than {limit} bytes.")
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `limit` bytes: by Content-Length up front, else while reading."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await error_response(413, f"Request body is larger than {self.limit} bytes.")(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -1,0 +1,71 @@
+"""The common shape of a service app and its command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan
+
+from shared.api import openapi_route
+from shared.errors import install_error_handlers
+from shared.health import ReadinessCheck, health_routes
+from shared.logs import configure_logging
+from shared.middleware import BodyLimitMiddleware, InternalTokenMiddleware, RequestContextMiddleware
+from shared.settings import ServiceSettings
+
+VERSION = "0.1.0"
+
+
+def build_app(
+    name: str,
+    settings: ServiceSettings,
+    routes: Sequence[BaseRoute],
+    *,
+    lifespan: Lifespan[Starlette] | None = None,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    check_service_token: bool = True,
+) -> Starlette:
+    """A Starlette app with the platform's middleware, errors, health, metrics and OpenAPI."""
+    configure_logging(name, settings.log_level, settings.log_json)
+    middleware = [
+        Middleware(RequestContextMiddleware),
+        Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
+    ]
+    if check_service_token:
+        middleware.append(Middleware(InternalTokenMiddleware, token=settings.token))
+    app = Starlette(
+        routes=[
+            *routes,
+            *health_routes(readiness or {}),
+            openapi_route(f"{name} service", VERSION),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.state.settings = settings
+    return app
+
+
+def run_service(name: str, settings: ServiceSettings, argv: Sequence[str] | None = None) -> None:
+    """`python -m services.<name> [--host H] [--port P]`: serve the app factory with uvicorn."""
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    uvicorn.run(
+        f"services.{name}.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

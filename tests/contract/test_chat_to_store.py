@@ -1,0 +1,391 @@
+"""The store contract: chat's `HttpStore` -> store service (real HTTP) -> PostgreSQL.
+
+Written once as `StoreContract`, so any other `chatkit.store.Store` can be held
+to the same behaviour by subclassing it with its own `store` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from chatkit.store import NotFoundError, Store
+from chatkit.types import (
+    Annotation,
+    AssistantMessageContent,
+    AssistantMessageItem,
+    ClientToolCallItem,
+    ClosedStatus,
+    CustomTask,
+    EndOfTurnItem,
+    FileAttachment,
+    HiddenContextItem,
+    ImageAttachment,
+    InferenceOptions,
+    LockedStatus,
+    SDKHiddenContextItem,
+    TaskItem,
+    ThreadItem,
+    ThreadMetadata,
+    URLSource,
+    UserMessageItem,
+    UserMessageTextContent,
+    WidgetItem,
+    Workflow,
+    WorkflowItem,
+)
+from chatkit.widgets import Card, Text
+
+from services.chat.store_client import HttpStore, StoreRequestError
+from shared.http import service_client
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Ctx:
+    user_id: str
+
+
+def new_user() -> dict[str, str]:
+    return {"user_id": f"user_{uuid.uuid4().hex[:10]}"}
+
+
+def thread_meta(thread_id: str | None = None, **kwargs: Any) -> ThreadMetadata:
+    return ThreadMetadata(id=thread_id or f"thr_{uuid.uuid4().hex[:8]}", created_at=T0, **kwargs)
+
+
+def user_message(thread_id: str, n: int, **kwargs: Any) -> UserMessageItem:
+    return UserMessageItem(
+        id=f"msg_{n:05d}_{uuid.uuid4().hex[:6]}",
+        thread_id=thread_id,
+        created_at=T0 + timedelta(seconds=n),
+        content=[UserMessageTextContent(text=f"message {n}")],
+        inference_options=InferenceOptions(),
+        **kwargs,
+    )
+
+
+def every_item_type(thread_id: str) -> list[ThreadItem]:
+    """One item of each kind ChatKit persists."""
+    at = T0
+    attachment = FileAttachment(id="atc_1", name="notes.pdf", mime_type="application/pdf")
+    image = ImageAttachment(
+        id="atc_2", name="fig.png", mime_type="image/png", preview_url="https://example.com/p.png"
+    )
+    return [
+        user_message(thread_id, 1, attachments=[attachment, image], quoted_text="a quote"),
+        AssistantMessageItem(
+            id="msg_asst",
+            thread_id=thread_id,
+            created_at=at,
+            content=[
+                AssistantMessageContent(
+                    text="See chapter 2.",
+                    annotations=[
+                        Annotation(
+                            source=URLSource(url="https://book/ch2#x", title="Ch 2"), index=13
+                        )
+                    ],
+                )
+            ],
+        ),
+        WidgetItem(
+            id="wdg_1",
+            thread_id=thread_id,
+            created_at=at,
+            widget=Card(children=[Text(value="Sources")]),
+            copy_text="Sources",
+        ),
+        ClientToolCallItem(
+            id="tc_1",
+            thread_id=thread_id,
+            created_at=at,
+            call_id="call_1",
+            name="highlight_passage",
+            arguments={"chunk_id": "c1"},
+            status="completed",
+            output={"ok": True},
+        ),
+        TaskItem(
+            id="tsk_1", thread_id=thread_id, created_at=at, task=CustomTask(title="Searching")
+        ),
+        WorkflowItem(
+            id="wf_1",
+            thread_id=thread_id,
+            created_at=at,
+            workflow=Workflow(type="custom", tasks=[CustomTask(title="step")]),
+        ),
+        HiddenContextItem(id="hc_1", thread_id=thread_id, created_at=at, content={"k": [1, 2]}),
+        SDKHiddenContextItem(id="shcx_1", thread_id=thread_id, created_at=at, content="ctx"),
+        EndOfTurnItem(id="eot_1", thread_id=thread_id, created_at=at),
+    ]
+
+
+class StoreContract:
+    """Behaviour every ChatKit store must have. Subclasses provide a `store` fixture."""
+
+    async def test_thread_metadata_round_trip(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        plain = thread_meta()
+        rich = thread_meta(
+            title="Chapter 3 questions",
+            status=LockedStatus(reason="archived"),
+            metadata={"previous_response_id": "resp_1", "nested": {"a": [1, None]}},
+        )
+        closed = thread_meta(status=ClosedStatus())
+        for thread in (plain, rich, closed):
+            await store.save_thread(thread, context=ctx)
+            assert await store.load_thread(thread.id, context=ctx) == thread
+        assert (await store.load_thread(plain.id, context=ctx)).title is None
+
+    async def test_save_thread_updates_in_place(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        thread.title = "Renamed"
+        await store.save_thread(thread, context=ctx)
+        assert (await store.load_thread(thread.id, context=ctx)).title == "Renamed"
+        page = await store.load_threads(10, None, "asc", context=ctx)
+        assert [t.id for t in page.data] == [thread.id]
+
+    async def test_every_item_type_round_trips(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        items = every_item_type(thread.id)
+        for item in items:
+            await store.add_thread_item(thread.id, item, context=ctx)
+        for item in items:
+            assert await store.load_item(thread.id, item.id, context=ctx) == item
+        page = await store.load_thread_items(thread.id, None, 50, "asc", context=ctx)
+        assert page.data == items
+        assert page.has_more is False
+
+    async def test_order_and_after_paging(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        items = [user_message(thread.id, n) for n in range(7)]
+        for item in items:
+            await store.add_thread_item(thread.id, item, context=ctx)
+        ids = [i.id for i in items]
+
+        for order, expected in (("asc", ids), ("desc", ids[::-1])):
+            seen: list[str] = []
+            after = None
+            while True:
+                page = await store.load_thread_items(thread.id, after, 3, order, context=ctx)
+                seen += [i.id for i in page.data]
+                if not page.has_more:
+                    assert page.after is None or len(seen) == len(ids)
+                    break
+                assert page.after == page.data[-1].id
+                after = page.after
+            assert seen == expected
+
+        exact = await store.load_thread_items(thread.id, None, 7, "asc", context=ctx)
+        assert len(exact.data) == 7 and exact.has_more is False
+
+    async def test_overwriting_an_item_keeps_its_place(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        items = [user_message(thread.id, n) for n in range(3)]
+        for item in items:
+            await store.add_thread_item(thread.id, item, context=ctx)
+        changed = items[0].model_copy(update={"quoted_text": "edited"})
+        await store.save_item(thread.id, changed, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert [i.id for i in page.data] == [i.id for i in items]
+        assert await store.load_item(thread.id, changed.id, context=ctx) == changed
+
+    async def test_save_item_inserts_new_item(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        item = user_message(thread.id, 1)
+        await store.save_item(thread.id, item, context=ctx)
+        assert await store.load_item(thread.id, item.id, context=ctx) == item
+
+    async def test_missing_records_raise_not_found(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        with pytest.raises(NotFoundError):
+            await store.load_thread(thread.id, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.add_thread_item(thread.id, user_message(thread.id, 1), context=ctx)
+        await store.save_thread(thread, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread.id, "msg_missing", context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_attachment("atc_missing", context=ctx)
+
+    async def test_delete_item(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        keep, drop = user_message(thread.id, 1), user_message(thread.id, 2)
+        for item in (keep, drop):
+            await store.add_thread_item(thread.id, item, context=ctx)
+        await store.delete_thread_item(thread.id, drop.id, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread.id, drop.id, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert [i.id for i in page.data] == [keep.id]
+
+    async def test_delete_thread_cascades_to_items(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread, other = thread_meta(), thread_meta()
+        for t in (thread, other):
+            await store.save_thread(t, context=ctx)
+            await store.add_thread_item(t.id, user_message(t.id, 1), context=ctx)
+        await store.delete_thread(thread.id, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_thread(thread.id, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        # a new thread with the same id starts empty: the items really went
+        await store.save_thread(thread, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert page.data == []
+        assert len((await store.load_thread_items(other.id, None, 10, "asc", ctx)).data) == 1
+
+    async def test_threads_are_paged_newest_first(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        threads = [
+            ThreadMetadata(
+                id=f"thr_{n}_{uuid.uuid4().hex[:6]}", created_at=T0 + timedelta(minutes=n)
+            )
+            for n in range(5)
+        ]
+        for t in threads:
+            await store.save_thread(t, context=ctx)
+        first = await store.load_threads(2, None, "desc", context=ctx)
+        assert [t.id for t in first.data] == [threads[4].id, threads[3].id]
+        assert first.has_more and first.after == threads[3].id
+        rest = await store.load_threads(10, first.after, "desc", context=ctx)
+        assert [t.id for t in rest.data] == [t.id for t in threads[2::-1]]
+        assert rest.has_more is False
+
+    async def test_users_are_isolated(self, store: Store[Any]) -> None:
+        alice, mallory = new_user(), new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=alice)
+        item = user_message(thread.id, 1)
+        await store.add_thread_item(thread.id, item, context=alice)
+        attachment = FileAttachment(
+            id=f"atc_{uuid.uuid4().hex[:8]}", name="a.txt", mime_type="text/plain"
+        )
+        await store.save_attachment(attachment, context=alice)
+
+        with pytest.raises(NotFoundError):
+            await store.load_thread(thread.id, context=mallory)
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread.id, item.id, context=mallory)
+        with pytest.raises(NotFoundError):
+            await store.load_thread_items(thread.id, None, 10, "asc", context=mallory)
+        with pytest.raises(NotFoundError):
+            await store.add_thread_item(thread.id, user_message(thread.id, 2), context=mallory)
+        with pytest.raises(NotFoundError):
+            await store.load_attachment(attachment.id, context=mallory)
+        assert (await store.load_threads(10, None, "desc", context=mallory)).data == []
+
+        # deletes by another user change nothing
+        await store.delete_thread_item(thread.id, item.id, context=mallory)
+        await store.delete_thread(thread.id, context=mallory)
+        await store.delete_attachment(attachment.id, context=mallory)
+        assert await store.load_item(thread.id, item.id, context=alice) == item
+        assert await store.load_attachment(attachment.id, context=alice) == attachment
+
+    async def test_attachment_metadata_round_trip_and_delete(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        image = ImageAttachment(
+            id=f"atc_{uuid.uuid4().hex[:8]}",
+            name="figure.png",
+            mime_type="image/png",
+            preview_url="https://cdn.example.com/figure.png",
+            metadata={"bytes": 1234},
+        )
+        await store.save_attachment(image, context=ctx)
+        assert await store.load_attachment(image.id, context=ctx) == image
+        moved = image.model_copy(update={"thread_id": "thr_x"})
+        await store.save_attachment(moved, context=ctx)
+        assert (await store.load_attachment(image.id, context=ctx)).thread_id == "thr_x"
+        await store.delete_attachment(image.id, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_attachment(image.id, context=ctx)
+
+    async def test_context_may_be_an_object(self, store: Store[Any]) -> None:
+        user = new_user()["user_id"]
+        thread = thread_meta()
+        await store.save_thread(thread, context=Ctx(user))
+        assert await store.load_thread(thread.id, context={"user_id": user}) == thread
+
+    async def test_generated_ids_use_sdk_prefixes(self, store: Store[Any]) -> None:
+        thread = thread_meta()
+        assert store.generate_thread_id(None).startswith("thr_")
+        assert store.generate_item_id("message", thread, None).startswith("msg_")
+        assert store.generate_item_id("tool_call", thread, None).startswith("tc_")
+        assert store.generate_item_id("sdk_hidden_context", thread, None).startswith("shcx_")
+
+
+class TestHttpStore(StoreContract):
+    @pytest.fixture
+    async def store(self, store_url: str) -> AsyncIterator[HttpStore]:
+        async with service_client(store_url, token=None) as client:
+            yield HttpStore(client)
+
+    async def test_readding_an_identical_item_is_a_noop(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        item = user_message(thread.id, 1)
+        await store.add_thread_item(thread.id, item, context=ctx)
+        await store.add_thread_item(thread.id, item, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert [i.id for i in page.data] == [item.id]
+        with pytest.raises(StoreRequestError) as err:
+            await store.add_thread_item(
+                thread.id, item.model_copy(update={"quoted_text": "other"}), context=ctx
+            )
+        assert err.value.status == 409
+
+    async def test_concurrent_writers_keep_every_item_in_order(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        items = [user_message(thread.id, n) for n in range(40)]
+        await asyncio.gather(*(store.add_thread_item(thread.id, i, context=ctx) for i in items))
+        page = await store.load_thread_items(thread.id, None, 100, "asc", context=ctx)
+        assert sorted(i.id for i in page.data) == sorted(i.id for i in items)
+        desc = await store.load_thread_items(thread.id, None, 100, "desc", context=ctx)
+        assert [i.id for i in desc.data] == [i.id for i in page.data][::-1]
+
+    async def test_context_without_user_is_refused(self, store: HttpStore) -> None:
+        with pytest.raises(ValueError, match="user_id"):
+            await store.load_thread("thr_1", context={})
+
+    async def test_page_larger_than_store_maximum_still_pages(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10_000, "asc", context=ctx)
+        assert page.data == [] and page.has_more is False
+
+
+def test_unreachable_store_is_reported_as_unavailable() -> None:
+    from services.chat.store_client import StoreUnavailable
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1) as client:
+            with pytest.raises(StoreUnavailable):
+                await HttpStore(client).load_thread("thr_1", context={"user_id": "u"})
+
+    asyncio.run(scenario())

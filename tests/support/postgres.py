@@ -1,0 +1,70 @@
+"""A throwaway PostgreSQL database per test run.
+
+Uses the server at `TEST_DATABASE_URL` when set, otherwise starts an embedded
+PostgreSQL (pgserver) in a temporary directory. Either way the run gets a
+database of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+
+def _with_database(url: str, database: str) -> str:
+    """`url` pointing at `database` instead (works for host and socket-dir URLs)."""
+    base, _, query = url.partition("?")
+    scheme_host, _, _ = base.rpartition("/")
+    return f"{scheme_host}/{database}" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def admin_url() -> Iterator[str]:
+    """URL of a server this run may create databases on."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from services.store.database import start_embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="pgtest-") as tmp:
+        os.chmod(tmp, 0o755)  # pgserver runs postgres as an unprivileged user when we are root
+        url, handle = start_embedded_postgres(Path(tmp))
+        try:
+            yield url
+        finally:
+            handle.cleanup()
+
+
+async def _admin(url: str, sql: str) -> Any:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database(admin: str) -> Iterator[str]:
+    """Create a uniquely named database on `admin`'s server; drop it afterwards."""
+    name = f"chatkit_test_{uuid.uuid4().hex[:12]}"
+    _run_admin(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(admin, name)
+    finally:
+        _run_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run_admin(url: str, sql: str) -> None:
+    # In a thread of its own, so callers may be inside a running event loop or not.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin(url, sql)).result()
