@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
+from collections.abc import Mapping
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -92,19 +94,33 @@ class BodyTooLarge(ApiError):
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over `limit` bytes: by Content-Length up front, else while reading."""
+    """Refuses bodies over the limit: by Content-Length up front, else while reading.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    `overrides` maps path patterns (regular expressions, matched from the start)
+    to their own limits, for routes that take files.
+    """
+
+    def __init__(
+        self, app: ASGIApp, limit: int, overrides: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = [(re.compile(p), n) for p, n in (overrides or {}).items()]
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.overrides:
+            if pattern.match(path):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await error_response(413, f"Request body is larger than {self.limit} bytes.")(
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await error_response(413, f"Request body is larger than {limit} bytes.")(
                 scope, receive, send
             )
             return
@@ -115,8 +131,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)

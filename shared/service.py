@@ -29,12 +29,16 @@ def build_app(
     lifespan: Lifespan[Starlette] | None = None,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     check_service_token: bool = True,
+    body_limits: Mapping[str, int] | None = None,
 ) -> Starlette:
-    """A Starlette app with the platform's middleware, errors, health, metrics and OpenAPI."""
+    """A Starlette app with the platform's middleware, errors, health, metrics and OpenAPI.
+
+    `body_limits` maps path patterns to body limits other than `settings.max_body_bytes`.
+    """
     configure_logging(name, settings.log_level, settings.log_json)
     middleware = [
         Middleware(RequestContextMiddleware),
-        Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
+        Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, overrides=body_limits),
     ]
     if check_service_token:
         middleware.append(Middleware(InternalTokenMiddleware, token=settings.token))

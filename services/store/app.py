@@ -41,7 +41,12 @@ def create_app(settings: StoreSettings | None = None) -> Starlette:
         await app.state.db.ping()
 
     app = build_app(
-        "store", settings, routes, lifespan=lifespan, readiness={"postgres": database_ready}
+        "store",
+        settings,
+        routes,
+        lifespan=lifespan,
+        readiness={"postgres": database_ready},
+        body_limits={r"/v1/attachments/[^/]+/content$": settings.max_attachment_bytes},
     )
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     return app

@@ -285,3 +285,39 @@ class ChatKitRepository:
                 "DELETE FROM attachments WHERE user_id = $1 AND id = $2", user_id, attachment_id
             )
         )
+
+    async def save_attachment_content(
+        self, user_id: str, attachment_id: str, content_type: str, data: bytes
+    ) -> None:
+        """Store (or replace) an attachment's bytes; its metadata must exist for this user."""
+        saved = await self.db.run(
+            lambda c: c.fetchval(
+                """INSERT INTO attachment_content (user_id, id, content_type, size, bytes)
+                   SELECT user_id, id, $3, $4, $5 FROM attachments
+                   WHERE user_id = $1 AND id = $2
+                   ON CONFLICT (user_id, id) DO UPDATE
+                   SET content_type = EXCLUDED.content_type, size = EXCLUDED.size,
+                       bytes = EXCLUDED.bytes, created_at = now()
+                   RETURNING 1""",
+                user_id,
+                attachment_id,
+                content_type,
+                len(data),
+                data,
+            )
+        )
+        if saved is None:
+            raise NotFound(f"Attachment {attachment_id} not found.")
+
+    async def load_attachment_content(self, user_id: str, attachment_id: str) -> tuple[str, bytes]:
+        """The content type and bytes of an attachment."""
+        row = await self.db.run(
+            lambda c: c.fetchrow(
+                "SELECT content_type, bytes FROM attachment_content WHERE user_id = $1 AND id = $2",
+                user_id,
+                attachment_id,
+            )
+        )
+        if row is None:
+            raise NotFound(f"Content of attachment {attachment_id} not found.")
+        return row["content_type"], bytes(row["bytes"])

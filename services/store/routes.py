@@ -189,6 +189,28 @@ async def delete_attachment(request: Request) -> Response:
     return Response(status_code=NO_CONTENT)
 
 
+async def put_attachment_content(request: Request) -> Response:
+    user_id, attachment_id = _user(request), _path_id(request, "attachment_id")
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    data = await request.body()
+    try:
+        await _repo(request).save_attachment_content(user_id, attachment_id, content_type, data)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    return Response(status_code=NO_CONTENT)
+
+
+async def get_attachment_content(request: Request) -> Response:
+    try:
+        content_type, data = await _repo(request).load_attachment_content(
+            _user(request), _path_id(request, "attachment_id")
+        )
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    # The bytes are the user's own upload: never let a browser sniff them into HTML.
+    return Response(data, media_type=content_type, headers={"x-content-type-options": "nosniff"})
+
+
 _USER = (USER_ID_HEADER,)
 THREAD = "/v1/threads/{thread_id}"
 ITEM = "/v1/threads/{thread_id}/items/{item_id}"
@@ -298,6 +320,23 @@ routes = [
         body=AttachmentBody,
         status=NO_CONTENT,
         errors=(400, 413),
+        headers=_USER,
+    ),
+    ApiRoute(
+        f"{ATTACHMENT}/content",
+        put_attachment_content,
+        method="PUT",
+        summary="Store an attachment's bytes (raw body, its content-type header)",
+        status=NO_CONTENT,
+        errors=(400, 404, 413),
+        headers=_USER,
+    ),
+    ApiRoute(
+        f"{ATTACHMENT}/content",
+        get_attachment_content,
+        method="GET",
+        summary="Read an attachment's bytes",
+        errors=(400, 404),
         headers=_USER,
     ),
     ApiRoute(

@@ -33,3 +33,5 @@ class StoreSettings(ServiceSettings):
     """Server-side cap on one statement's run time."""
     max_body_bytes: int = Field(default=4 * 1_048_576, ge=1024)
     """Largest request body accepted, in bytes (items carry whole widgets)."""
+    max_attachment_bytes: int = Field(default=20 * 1_048_576, ge=1024)
+    """Largest attachment upload accepted, in bytes."""

@@ -208,3 +208,42 @@ def test_embedded_postgres_serves_the_store(tmp_path: Any) -> None:
             httpx.get(f"{url}/v1/threads/thr_a", headers=headers).json()["thread"]["id"] == "thr_a"
         )
     assert (tmp_path / "postgres" / "PG_VERSION").exists()
+
+
+async def test_attachment_bytes_round_trip_for_their_owner_only(
+    client: httpx.AsyncClient, store_url: str
+) -> None:
+    meta = {
+        "attachment": {"type": "file", "id": "atc_b", "name": "n.txt", "mime_type": "text/plain"}
+    }
+    payload = bytes(range(256)) * 100
+    headers = {"content-type": "text/plain"}
+    # bytes need their metadata first
+    missing = await client.put("/v1/attachments/atc_b/content", content=payload, headers=headers)
+    assert_error(missing, 404)
+    assert (await client.put("/v1/attachments/atc_b", json=meta)).status_code == 204
+    saved = await client.put("/v1/attachments/atc_b/content", content=payload, headers=headers)
+    assert saved.status_code == 204
+    got = await client.get("/v1/attachments/atc_b/content")
+    assert got.content == payload
+    assert got.headers["content-type"].startswith("text/plain")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    async with httpx.AsyncClient(base_url=store_url, headers={"x-user-id": "other"}) as other:
+        assert_error(await other.get("/v1/attachments/atc_b/content"), 404)
+        sneaky = await other.put("/v1/attachments/atc_b/content", content=b"x", headers=headers)
+        assert_error(sneaky, 404)
+    assert (await client.get("/v1/attachments/atc_b/content")).content == payload
+    # deleting the metadata deletes the bytes
+    assert (await client.delete("/v1/attachments/atc_b")).status_code == 204
+    assert_error(await client.get("/v1/attachments/atc_b/content"), 404)
+
+
+async def test_attachment_bytes_have_their_own_size_limit(client: httpx.AsyncClient) -> None:
+    meta = {"attachment": {"type": "file", "id": "atc_c", "name": "c.bin", "mime_type": "x/y"}}
+    assert (await client.put("/v1/attachments/atc_c", json=meta)).status_code == 204
+    # larger than the JSON body limit (4 MiB) but within the attachment limit (20 MiB)
+    big = b"\0" * (6 * 1_048_576)
+    assert (await client.put("/v1/attachments/atc_c/content", content=big)).status_code == 204
+    too_big = b"\0" * (21 * 1_048_576)
+    assert_error(await client.put("/v1/attachments/atc_c/content", content=too_big), 413)
+    assert len((await client.get("/v1/attachments/atc_c/content")).content) == len(big)
