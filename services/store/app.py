@@ -29,6 +29,7 @@ def create_app(settings: StoreSettings | None = None) -> Starlette:
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
+            reconnect_window_s=settings.reconnect_window_s,
         )
         app.state.db = db
         app.state.repository = ChatKitRepository(db)

@@ -64,9 +64,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 class Database:
     """An asyncpg pool whose calls survive one dead pooled connection."""
 
-    def __init__(self, pool: asyncpg.Pool, embedded: Any = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, embedded: Any = None, reconnect_window_s: float = 5.0
+    ) -> None:
         self.pool = pool
         self._embedded = embedded
+        self.reconnect_window_s = reconnect_window_s
 
     @classmethod
     async def open(
@@ -77,6 +80,7 @@ class Database:
         min_size: int = 2,
         max_size: int = 20,
         statement_timeout_ms: int = 10_000,
+        reconnect_window_s: float = 5.0,
     ) -> Database:
         """Connect (starting the embedded server when `url` is None) and apply migrations."""
         embedded = None
@@ -94,22 +98,38 @@ class Database:
         )
         async with pool.acquire() as conn:
             await migrate(conn)
-        return cls(pool, embedded)
+        return cls(pool, embedded, reconnect_window_s)
 
     async def close(self) -> None:
         await self.pool.close()
 
     async def run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `operation` on a pooled connection, once more on a fresh one if the first died."""
+        """Run `operation`; if its connection died, run it once more on a fresh one.
+
+        Getting that fresh connection may take a while when the server is
+        restarting: connecting is retried for up to `reconnect_window_s`, since
+        nothing has been sent on a connection that never opened.
+        """
         try:
             return await self._run_once(operation)
         except RETRYABLE as exc:
             logger.warning("retrying after connection failure: %s", type(exc).__name__)
+        deadline = asyncio.get_running_loop().time() + self.reconnect_window_s
+        while True:
             await asyncio.sleep(RETRY_DELAY_S)
             try:
-                return await self._run_once(operation)
+                conn = await self.pool.acquire()
+            except RETRYABLE as exc:
+                if asyncio.get_running_loop().time() < deadline:
+                    continue
+                raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+            try:
+                return await operation(conn)
             except RETRYABLE as again:
+                conn.terminate()
                 raise DatabaseUnavailable(str(again) or type(again).__name__) from again
+            finally:
+                await self.pool.release(conn)
 
     async def _run_once(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         conn = await self.pool.acquire()

@@ -31,6 +31,8 @@ class StoreSettings(ServiceSettings):
     """Most connections the pool opens."""
     statement_timeout_ms: int = Field(default=10_000, ge=100)
     """Server-side cap on one statement's run time."""
+    reconnect_window_s: float = Field(default=5.0, ge=0)
+    """How long a request waits for PostgreSQL to come back after its connection died."""
     max_body_bytes: int = Field(default=4 * 1_048_576, ge=1024)
     """Largest request body accepted, in bytes (items carry whole widgets)."""
     max_attachment_bytes: int = Field(default=20 * 1_048_576, ge=1024)

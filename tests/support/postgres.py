@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,39 @@ def admin_url() -> Iterator[str]:
     if configured:
         yield configured
         return
+    with embedded_postgres() as server:
+        yield server.url
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server of the test's own, which it may stop and restart."""
+
+    url: str
+    handle: Any
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every session is cut, as in a real restart."""
+        from pgserver import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "fast", "restart"],
+            pgdata=self.handle.pgdata,
+            user=self.handle.system_user,
+            timeout=60,
+        )
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
+    """Start a private embedded PostgreSQL (pgserver) in a temporary directory."""
     from services.store.database import start_embedded_postgres
 
     with tempfile.TemporaryDirectory(prefix="pgtest-") as tmp:
         os.chmod(tmp, 0o755)  # pgserver runs postgres as an unprivileged user when we are root
         url, handle = start_embedded_postgres(Path(tmp))
         try:
-            yield url
+            yield EmbeddedPostgres(url, handle)
         finally:
             handle.cleanup()
 
