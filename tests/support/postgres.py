@@ -48,7 +48,7 @@ class EmbeddedPostgres:
 
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every session is cut, as in a real restart."""
-        from pgserver import pg_ctl
+        from pgserver import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
         pg_ctl(
             ["-w", "-m", "fast", "restart"],
