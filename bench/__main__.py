@@ -7,8 +7,8 @@ import sys
 
 from bench.stats import Row, print_table, save
 
-# Each module exposes `main() -> list[Row]`; missing ones are reported, not skipped silently.
-BENCHMARKS = ["bench.store_bench"]
+# Each module exposes `bench_rows()` or `main()` returning `list[Row]`.
+BENCHMARKS = ["bench.store_bench", "bench.retrieval_bench", "bench.retrieval_eval"]
 
 
 def run(selected: list[str]) -> int:
@@ -19,7 +19,8 @@ def run(selected: list[str]) -> int:
             continue
         print(f"running {name} ...", flush=True)
         try:
-            rows += importlib.import_module(name).main()
+            module = importlib.import_module(name)
+            rows += getattr(module, "bench_rows", module.main)()
         except Exception as exc:  # one broken benchmark must not hide the others
             failures.append(f"{name}: {exc!r}")
     print_table(rows)

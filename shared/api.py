@@ -8,6 +8,7 @@ pydantic models the handlers validate with.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -149,7 +150,9 @@ def openapi_document(title: str, version: str, routes: Sequence[BaseRoute]) -> d
                 "description": "Error",
                 "content": {"application/json": {"schema": error_ref}},
             }
-        paths.setdefault(route.path, {})[route.method.lower()] = operation
+        # `{name:path}` is Starlette's converter syntax; OpenAPI wants `{name}`.
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
+        paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -157,6 +157,15 @@ class CorpusQuery(_Contract):
     """Which book (tenant)."""
 
 
+class DocumentQuery(_Contract):
+    """Query parameters naming one document of a corpus."""
+
+    corpus: Id = "default"
+    """Which book (tenant)."""
+    document_id: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    """Id of the document (its path in the book without the suffix)."""
+
+
 class DocumentSummary(_Contract):
     """One stored document."""
 

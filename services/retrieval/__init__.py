@@ -1,0 +1,1 @@
+"""The retrieval service: ingestion, embeddings, the vector index and ranking."""

@@ -1,0 +1,120 @@
+"""HTTP handlers of the retrieval service: search, ingest, list and delete documents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.retrieval.documents import DocumentError
+from services.retrieval.search import ScopeError
+from shared.api import ApiRoute, json_response, read_json, read_query
+from shared.contracts.retrieval import (
+    CorpusQuery,
+    DeleteResponse,
+    DocumentList,
+    DocumentQuery,
+    DocumentSummary,
+    IngestRequest,
+    IngestResponse,
+    SearchRequest,
+    SearchResponse,
+)
+from shared.errors import ApiError
+
+if TYPE_CHECKING:
+    from services.retrieval.app import Resources
+
+
+def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+async def search(request: Request) -> Response:
+    body: SearchRequest = await read_json(request, SearchRequest)
+    try:
+        response = await _resources(request).searcher.search(body)
+    except ScopeError as exc:
+        raise ApiError(422, str(exc), code="missing_page_context") from None
+    return json_response(response)
+
+
+async def ingest(request: Request) -> Response:
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type.lower() != "application/json":
+        raise ApiError(
+            415,
+            f"Send documents as JSON ({{'documents': [{{'path', 'content'}}]}}), "
+            f"not {content_type!r}.",
+        )
+    body: IngestRequest = await read_json(request, IngestRequest)
+    try:
+        results = await _resources(request).ingestor.ingest(
+            body.corpus, [(doc.path, doc.content) for doc in body.documents]
+        )
+    except DocumentError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    return json_response(IngestResponse(corpus=body.corpus, documents=results))
+
+
+async def list_documents(request: Request) -> Response:
+    query = read_query(request, CorpusQuery)
+    counts = await _resources(request).index.documents(query.corpus)
+    return json_response(
+        DocumentList(
+            corpus=query.corpus,
+            documents=[DocumentSummary(document_id=d, chunks=n) for d, n in sorted(counts.items())],
+        )
+    )
+
+
+async def delete_document(request: Request) -> Response:
+    query = read_query(request, DocumentQuery)
+    document_id = query.document_id
+    deleted = await _resources(request).ingestor.delete(query.corpus, document_id)
+    if not deleted:
+        raise ApiError(404, f"No document {document_id!r} in corpus {query.corpus!r}.")
+    return json_response(
+        DeleteResponse(corpus=query.corpus, document_id=document_id, deleted=deleted)
+    )
+
+
+routes = [
+    ApiRoute(
+        "/v1/search",
+        search,
+        method="POST",
+        summary="Search the book with 1-10 phrasings; fused, boosted, deduplicated passages.",
+        body=SearchRequest,
+        response=SearchResponse,
+        errors=(400, 413, 503),
+    ),
+    ApiRoute(
+        "/v1/documents",
+        ingest,
+        method="POST",
+        summary="Ingest Markdown/HTML pages; unchanged pages write nothing, changed ones replace.",
+        body=IngestRequest,
+        response=IngestResponse,
+        errors=(400, 413, 415, 503),
+    ),
+    ApiRoute(
+        "/v1/documents",
+        list_documents,
+        method="GET",
+        summary="List the documents of a corpus with their chunk counts.",
+        query=CorpusQuery,
+        response=DocumentList,
+    ),
+    ApiRoute(
+        "/v1/documents",
+        delete_document,
+        method="DELETE",
+        summary="Delete every chunk of one document (`?corpus=...&document_id=...`).",
+        query=DocumentQuery,
+        response=DeleteResponse,
+        errors=(404,),
+    ),
+]
