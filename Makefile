@@ -3,8 +3,13 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 EXTRAS := store,chat,retrieval,gateway,dev
+CHECKOV_VERSION := 3.3.30
 
 .PHONY: install run test lint bench clean
+
+# checkov pins packages (packaging<24, networkx<2.7) that clash with the project's,
+# so it gets a venv of its own; tests/deploy finds it there.
+CHECKOV_VENV := $(VENV)/tools/checkov
 
 install: $(VENV)/.installed
 
@@ -14,10 +19,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $@
 
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
 run: install  ## start every service locally (embedded Postgres unless DATABASE_URL)
 	$(PY) -m scripts.run
 
-test: install  ## the whole test suite against real Postgres and Redis
+test: install $(CHECKOV_VENV)/bin/checkov  ## the whole suite against real Postgres and Redis
 	$(PY) -m pytest
 
 lint: install  ## ruff and mypy
