@@ -1,0 +1,93 @@
+"""Settings of the chat service (environment prefix `CHAT_`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+ModelProviderName = Literal["offline", "openai", "openai-compatible", "litellm"]
+
+
+class ChatSettings(ServiceSettings):
+    """Where the store and retrieval services are, which model answers, and the budgets."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAT_")
+
+    port: int = Field(default=8101, ge=1, le=65535)
+    """TCP port of the chat service."""
+
+    # -- provider services ------------------------------------------------------
+    store_url: str = "http://127.0.0.1:8103"
+    """Base URL of the store service."""
+    retrieval_url: str = "http://127.0.0.1:8102"
+    """Base URL of the retrieval service."""
+    store_timeout_s: float = Field(default=5.0, gt=0)
+    """Timeout of one store call; a slower store ends the stream with a retryable error."""
+    retrieval_timeout_s: float = Field(default=5.0, gt=0)
+    """Timeout of one search; a slower search becomes a tool error the model explains."""
+    corpus: str = Field(default="default", min_length=1, max_length=255)
+    """Which book (retrieval corpus) the assistant answers from."""
+    search_top_k: int = Field(default=5, ge=1, le=20)
+    """Passages one `search_book` call returns to the model."""
+
+    # -- model ------------------------------------------------------------------
+    model_provider: ModelProviderName | None = None
+    """`offline`, `openai`, `openai-compatible` or `litellm`. Unset: `openai` when an OpenAI
+    API key is configured, else `offline`."""
+    model: str | None = None
+    """Model name. Unset: the provider's default (`gpt-4.1-mini` for `openai`)."""
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CHAT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    """API key for `openai` (and for `openai-compatible` servers that want one)."""
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHAT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    """Base URL of the Responses API (`openai`) or the Chat Completions server
+    (`openai-compatible`: vLLM, Ollama, llama.cpp server)."""
+    litellm_api_base: str | None = None
+    """`api_base` passed to LiteLLM, if the vendor needs one."""
+    litellm_api_key: SecretStr | None = None
+    """API key passed to LiteLLM (else LiteLLM reads the vendor's own variable)."""
+    tracing: bool | None = None
+    """Export Agents SDK traces to OpenAI. Unset: on only for `openai` with an API key and
+    OpenAI's own endpoint (no `CHAT_OPENAI_BASE_URL`)."""
+    model_timeout_s: float = Field(default=60.0, gt=0)
+    """Timeout of one model call over the network."""
+    max_turns: int = Field(default=6, ge=1, le=50)
+    """Most model calls in one reply (each tool round trip is one)."""
+    offline_token_delay_ms: float = Field(default=15.0, ge=0)
+    """Pause between streamed tokens of the offline model (0: as fast as possible)."""
+
+    # -- conversation -----------------------------------------------------------
+    history_max_items: int = Field(default=40, ge=1, le=200)
+    """Most earlier thread items sent to the model."""
+    history_max_tokens: int = Field(default=6000, ge=100)
+    """Rough token budget (4 characters a token) of the earlier items sent to the model."""
+    cancel_persist_timeout_s: float = Field(default=5.0, gt=0)
+    """How long a cancelled stream may spend saving its partial reply."""
+
+    @property
+    def provider(self) -> ModelProviderName:
+        """The provider in force (the default resolved)."""
+        if self.model_provider is not None:
+            return self.model_provider
+        return "openai" if self.openai_api_key else "offline"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Whether traces are exported to OpenAI (never without an API key)."""
+        if not self.api_key:
+            return False
+        if self.tracing is not None:
+            return self.tracing
+        return self.provider == "openai" and self.openai_base_url is None
+
+    @property
+    def api_key(self) -> str | None:
+        """The OpenAI API key as plain text, if any."""
+        return self.openai_api_key.get_secret_value() if self.openai_api_key else None

@@ -1,0 +1,128 @@
+"""Settings of the gateway (environment prefix `GATEWAY_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULT_MIME_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/markdown",
+)
+
+
+class GatewaySettings(ServiceSettings):
+    """How the gateway authenticates, limits and proxies."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+
+    port: int = Field(default=8100, ge=1, le=65535)
+    """TCP port of the gateway."""
+    max_body_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+    """Largest request body of any kind (uploads included); larger ones get 413."""
+    max_json_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest JSON body on the chat endpoints; larger ones get 413."""
+    public_url: str | None = None
+    """Public base URL of the gateway (for upload and preview links); unset: from the request."""
+
+    chat_url: str = "http://127.0.0.1:8101"
+    """Base URL of the chat service."""
+    store_url: str = "http://127.0.0.1:8103"
+    """Base URL of the store service (thread ownership checks, attachment bytes)."""
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Time allowed to connect to the chat service."""
+    upstream_idle_timeout_s: float = Field(default=300.0, gt=0)
+    """Longest silence from the chat service before the answer is abandoned."""
+    upstream_max_connections: int = Field(default=1000, ge=1)
+    """Connection pool size towards the chat service (one per open stream)."""
+
+    auth: Literal["dev", "jwt"] = "dev"
+    """`dev`: signed anonymous user cookie per browser; `jwt`: bearer token required."""
+    cookie_secret: SecretStr | None = None
+    """Signs the dev user cookie; unset, a random per-process secret (cookies die on restart)."""
+    cookie_name: str = "chatkit_uid"
+    """Name of the dev user cookie."""
+    cookie_secure: bool = False
+    """Mark the dev cookie `Secure` (set when served over HTTPS)."""
+    cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
+    """Lifetime of the dev user cookie."""
+    jwt_algorithms: list[str] = ["RS256"]
+    """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them)."""
+    jwt_secret: SecretStr | None = None
+    """Shared secret for HMAC-signed tokens (HS256...)."""
+    jwt_jwks_url: str | None = None
+    """JWKS URL of the identity provider (keys fetched and cached)."""
+    jwt_audience: str | None = None
+    """Required `aud` claim."""
+    jwt_issuer: str | None = None
+    """Required `iss` claim."""
+    jwt_leeway_s: int = Field(default=30, ge=0, le=600)
+    """Clock skew tolerated on `exp`/`nbf`/`iat`."""
+
+    cors_origins: list[str] = []
+    """Origins allowed to call the gateway from a browser (explicit; `*` is refused)."""
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
+    )
+    """Redis for shared rate limits and stream caps; unset: in-process only."""
+    redis_prefix: str = "gateway:"
+    """Prefix of every Redis key the gateway writes."""
+    redis_timeout_s: float = Field(default=0.25, gt=0)
+    """Socket timeout of Redis calls; a slower Redis counts as down."""
+    redis_retry_s: float = Field(default=5.0, ge=0)
+    """After a Redis failure, use in-process limits for this long before trying Redis again."""
+    user_rate_per_s: float = Field(default=2.0, gt=0)
+    """Sustained requests per second per user."""
+    user_burst: int = Field(default=60, ge=1)
+    """Requests a user may make in a burst."""
+    ip_rate_per_s: float = Field(default=5.0, gt=0)
+    """Sustained requests per second per client IP."""
+    ip_burst: int = Field(default=120, ge=1)
+    """Requests one IP may make in a burst."""
+    max_streams_per_user: int = Field(default=3, ge=1)
+    """Answers one user may have streaming at once."""
+    stream_lease_s: float = Field(default=120.0, ge=1)
+    """A stream slot's lease in Redis, renewed while the stream runs (bounds leaks on a crash)."""
+
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    """A comment is sent on a stream quiet for this long."""
+    send_timeout_s: float = Field(default=30.0, gt=0)
+    """A write to a client that takes longer than this ends the stream (stalled reader)."""
+    max_query_chars: int = Field(default=4000, ge=1)
+    """Longest question accepted (413 above)."""
+
+    attachment_max_bytes: int = Field(default=4 * 1_048_576, ge=1)
+    """Largest attachment accepted (413 above)."""
+    attachment_mime_types: list[str] = list(DEFAULT_MIME_TYPES)
+    """MIME types an attachment may have (415 otherwise)."""
+
+    book_dir: Path = ROOT / "docs" / "book"
+    """The demo book the web client shows."""
+
+    @model_validator(mode="after")
+    def _check(self) -> GatewaySettings:
+        if "*" in self.cors_origins:
+            raise ValueError("GATEWAY_CORS_ORIGINS must list origins explicitly, not '*'.")
+        if self.auth == "jwt":
+            if not (self.jwt_secret or self.jwt_jwks_url):
+                raise ValueError("GATEWAY_AUTH=jwt needs GATEWAY_JWT_JWKS_URL or _JWT_SECRET.")
+            if not (self.jwt_audience and self.jwt_issuer):
+                raise ValueError("GATEWAY_AUTH=jwt needs GATEWAY_JWT_AUDIENCE and _JWT_ISSUER.")
+            if any(alg.lower() == "none" for alg in self.jwt_algorithms):
+                raise ValueError("GATEWAY_JWT_ALGORITHMS must not include 'none'.")
+        if self.attachment_max_bytes + 65536 > self.max_body_bytes:
+            raise ValueError("GATEWAY_MAX_BODY_BYTES must exceed ATTACHMENT_MAX_BYTES by 64 KiB.")
+        return self
