@@ -16,7 +16,7 @@ from shared.errors import install_error_handlers
 from shared.health import ReadinessCheck, health_routes
 from shared.logs import configure_logging
 from shared.middleware import BodyLimitMiddleware, InternalTokenMiddleware, RequestContextMiddleware
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, load_settings
 
 VERSION = "0.1.0"
 
@@ -56,8 +56,11 @@ def build_app(
     return app
 
 
-def run_service(name: str, settings: ServiceSettings, argv: Sequence[str] | None = None) -> None:
+def run_service(
+    name: str, settings_cls: type[ServiceSettings], argv: Sequence[str] | None = None
+) -> None:
     """`python -m services.<name> [--host H] [--port P]`: serve the app factory with uvicorn."""
+    settings = load_settings(settings_cls)
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)

@@ -6,9 +6,10 @@ validated when the service starts, so a bad value stops it with a clear message.
 
 from __future__ import annotations
 
-from typing import Literal
+import sys
+from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -18,7 +19,11 @@ class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` and the default port."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,  # field docstrings document .env.example
     )
 
     host: str = "127.0.0.1"
@@ -40,3 +45,23 @@ class ServiceSettings(BaseSettings):
     def token(self) -> str | None:
         """The internal token as plain text, or None when not configured."""
         return self.internal_token.get_secret_value() if self.internal_token else None
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read `cls` from the environment; on a bad value, exit with a message naming it.
+
+    Used where a process starts (the app factories and `python -m services.<name>`),
+    so a misconfigured service stops before it serves anything.
+    """
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        problems = "\n".join(
+            f"  {prefix}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        sys.exit(f"{cls.__name__}: invalid configuration\n{problems}")

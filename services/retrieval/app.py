@@ -23,6 +23,7 @@ from services.retrieval.search import Searcher
 from services.retrieval.settings import RetrievalSettings
 from shared.errors import error_response
 from shared.service import build_app
+from shared.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def create_app(
 ) -> Starlette:
     """Build the retrieval service. Resources open in the lifespan; an `embedder` or
     `index` passed in (tests, benchmarks) is used as is and not closed."""
-    settings = settings or RetrievalSettings()
+    settings = settings or load_settings(RetrievalSettings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,11 +15,12 @@ from services.store.routes import routes
 from services.store.settings import StoreSettings
 from shared.errors import error_response
 from shared.service import build_app
+from shared.settings import load_settings
 
 
 def create_app(settings: StoreSettings | None = None) -> Starlette:
     """Build the store service; the database pool opens in the lifespan."""
-    settings = settings or StoreSettings()
+    settings = settings or load_settings(StoreSettings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
