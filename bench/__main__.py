@@ -8,7 +8,12 @@ import sys
 from bench.stats import Row, print_table, save
 
 # Each module exposes `bench_rows()` or `main()` returning `list[Row]`.
-BENCHMARKS = ["bench.store_bench", "bench.retrieval_bench", "bench.retrieval_eval"]
+BENCHMARKS = [
+    "bench.store_bench",
+    "bench.retrieval_bench",
+    "bench.retrieval_eval",
+    "bench.gateway_bench",
+]
 
 
 def run(selected: list[str]) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
@@ -21,6 +22,10 @@ DEFAULT_MIME_TYPES = (
     "text/plain",
     "text/markdown",
 )
+
+
+StrList = Annotated[list[str], NoDecode]
+"""A list read from the environment as JSON (`["a","b"]`) or comma-separated (`a,b`)."""
 
 
 class GatewaySettings(ServiceSettings):
@@ -58,7 +63,7 @@ class GatewaySettings(ServiceSettings):
     """Mark the dev cookie `Secure` (set when served over HTTPS)."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie."""
-    jwt_algorithms: list[str] = ["RS256"]
+    jwt_algorithms: StrList = ["RS256"]
     """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them)."""
     jwt_secret: SecretStr | None = None
     """Shared secret for HMAC-signed tokens (HS256...)."""
@@ -71,7 +76,7 @@ class GatewaySettings(ServiceSettings):
     jwt_leeway_s: int = Field(default=30, ge=0, le=600)
     """Clock skew tolerated on `exp`/`nbf`/`iat`."""
 
-    cors_origins: list[str] = []
+    cors_origins: StrList = []
     """Origins allowed to call the gateway from a browser (explicit; `*` is refused)."""
 
     redis_url: str | None = Field(
@@ -106,11 +111,21 @@ class GatewaySettings(ServiceSettings):
 
     attachment_max_bytes: int = Field(default=4 * 1_048_576, ge=1)
     """Largest attachment accepted (413 above)."""
-    attachment_mime_types: list[str] = list(DEFAULT_MIME_TYPES)
+    attachment_mime_types: StrList = list(DEFAULT_MIME_TYPES)
     """MIME types an attachment may have (415 otherwise)."""
 
     book_dir: Path = ROOT / "docs" / "book"
     """The demo book the web client shows."""
+
+    @field_validator("jwt_algorithms", "cors_origins", "attachment_mime_types", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> GatewaySettings:

@@ -1,0 +1,93 @@
+"""The gateway app: `uvicorn services.gateway.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+
+from services.gateway.attachments import Uploads
+from services.gateway.auth import Authenticator, DevCookieMiddleware, cookie_signer
+from services.gateway.book import Book
+from services.gateway.proxy import ChatUpstream, StreamTiming
+from services.gateway.ratelimit import Limiter
+from services.gateway.rewrite import Limits
+from services.gateway.routes import routes
+from services.gateway.settings import GatewaySettings
+from services.gateway.state import Gateway
+from services.gateway.store_client import StoreClient
+from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
+from shared.http import service_client
+from shared.logs import REQUEST_ID_HEADER
+from shared.service import build_app
+from shared.settings import load_settings
+
+
+def create_app(settings: GatewaySettings | None = None) -> Starlette:
+    """Build the gateway; upstream clients and Redis open in the lifespan."""
+    settings = settings or load_settings(GatewaySettings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        chat = ChatUpstream(
+            settings.chat_url,
+            token=settings.token,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            idle_timeout_s=settings.upstream_idle_timeout_s,
+            max_connections=settings.upstream_max_connections,
+        )
+        store = StoreClient(service_client(settings.store_url, token=settings.token))
+        limits = Limits(
+            max_query_chars=settings.max_query_chars,
+            attachment_max_bytes=settings.attachment_max_bytes,
+            attachment_mime_types=frozenset(m.lower() for m in settings.attachment_mime_types),
+        )
+        app.state.gateway = Gateway(
+            settings=settings,
+            chat=chat,
+            store=store,
+            limiter=Limiter.from_settings(settings),
+            auth=Authenticator(settings),
+            uploads=Uploads(store, limits, settings.public_url),
+            book=Book(settings.book_dir),
+            limits=limits,
+            timing=StreamTiming(settings.heartbeat_s, settings.send_timeout_s),
+        )
+        try:
+            yield
+        finally:
+            await app.state.gateway.close()
+
+    async def chat_reachable() -> None:
+        await app.state.gateway.chat.healthy()
+
+    app = build_app(
+        "gateway",
+        settings,
+        routes,
+        lifespan=lifespan,
+        readiness={"chat": chat_reachable},
+        check_service_token=False,
+    )
+    if settings.auth == "dev":
+        app.add_middleware(DevCookieMiddleware, settings=settings, signer=cookie_signer(settings))
+    # Added last, so outermost: error responses (401, 413, 429) carry CORS headers too.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=[
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            PAGE_CONTEXT_HEADER,
+            SELECTED_TEXT_HEADER,
+            REQUEST_ID_HEADER,
+        ],
+        expose_headers=[REQUEST_ID_HEADER, "retry-after"],
+        max_age=600,
+    )
+    return app

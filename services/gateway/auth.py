@@ -1,0 +1,176 @@
+"""Who a request belongs to: a signed anonymous cookie (dev) or a verified bearer JWT.
+
+The user id never comes from the client as such: in dev mode it is minted by the
+gateway and signed; in JWT mode it is the `sub` of a token the gateway verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+import jwt
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway.settings import GatewaySettings
+from shared.contracts.common import MAX_ID_LENGTH
+from shared.middleware import PUBLIC_PATHS
+
+logger = logging.getLogger(__name__)
+
+
+def unauthorized(message: str) -> HTTPException:
+    """401 in the error envelope, with the `WWW-Authenticate` challenge."""
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class CookieSigner:
+    """Signs and checks `user_id.signature` cookie values (HMAC-SHA256)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    def _mac(self, user_id: str) -> str:
+        digest = hmac.new(self.secret, user_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(self, user_id: str) -> str:
+        """The cookie value for `user_id`."""
+        return f"{user_id}.{self._mac(user_id)}"
+
+    def verify(self, value: str | None) -> str | None:
+        """The user id in a cookie value, or None if it is missing or tampered with."""
+        if not value or "." not in value or len(value) > 2 * MAX_ID_LENGTH:
+            return None
+        user_id, _, mac = value.rpartition(".")
+        if user_id and hmac.compare_digest(mac, self._mac(user_id)):
+            return user_id
+        return None
+
+
+def new_anonymous_id() -> str:
+    """A fresh anonymous user id."""
+    return f"anon_{secrets.token_hex(12)}"
+
+
+class DevCookieMiddleware:
+    """Dev mode: every browser gets a signed anonymous user id in a cookie.
+
+    A request without a valid cookie is given a new id at once (in `scope["state"]`)
+    and the response sets the cookie, so the page and its first API calls agree.
+    """
+
+    def __init__(self, app: ASGIApp, settings: GatewaySettings, signer: CookieSigner) -> None:
+        self.app = app
+        self.signer = signer
+        self.name = settings.cookie_name
+        attributes = f"Path=/; Max-Age={settings.cookie_max_age_s}; HttpOnly; SameSite=Lax"
+        self.attributes = attributes + ("; Secure" if settings.cookie_secure else "")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        user_id = self.signer.verify(HTTPConnection(scope).cookies.get(self.name))
+        if user_id is not None:
+            scope.setdefault("state", {})["user_id"] = user_id
+            await self.app(scope, receive, send)
+            return
+        user_id = new_anonymous_id()
+        scope.setdefault("state", {})["user_id"] = user_id
+        cookie = f"{self.name}={self.signer.sign(user_id)}; {self.attributes}"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+class JwtVerifier:
+    """Verifies bearer tokens: fixed algorithms, signature, `exp`, `aud`, `iss`, `sub`."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.algorithms = list(settings.jwt_algorithms)
+        self.audience = settings.jwt_audience
+        self.issuer = settings.jwt_issuer
+        self.leeway = settings.jwt_leeway_s
+        self.secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self.jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            if settings.jwt_jwks_url
+            else None
+        )
+
+    async def _key(self, token: str) -> Any:
+        if self.jwks is None:
+            return self.secret
+        # PyJWKClient fetches with urllib (blocking); keep it off the event loop.
+        signing_key = await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)
+        return signing_key.key
+
+    async def user_id(self, token: str) -> str:
+        """The subject of a valid token; 401 otherwise."""
+        try:
+            key = await self._key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWKClientError as exc:
+            logger.warning("JWKS lookup failed: %s", exc)
+            raise unauthorized("The bearer token's signing key is unknown.") from None
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The bearer token has expired.") from None
+        except jwt.InvalidTokenError as exc:
+            raise unauthorized(f"The bearer token is invalid: {exc}.") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_ID_LENGTH:
+            raise unauthorized("The bearer token has no usable subject.")
+        return subject
+
+
+class Authenticator:
+    """Resolves the user of an API request in the configured mode."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.mode = settings.auth
+        self.jwt = JwtVerifier(settings) if settings.auth == "jwt" else None
+
+    async def user_id(self, conn: HTTPConnection) -> str:
+        """The authenticated user id; 401 when there is none."""
+        if self.jwt is None:
+            user_id = conn.scope.get("state", {}).get("user_id")
+            if not user_id:
+                raise unauthorized("No user cookie; load the page first.")
+            return str(user_id)
+        scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("A bearer token is required (Authorization: Bearer ...).")
+        return await self.jwt.user_id(token.strip())
+
+
+def cookie_signer(settings: GatewaySettings) -> CookieSigner:
+    """The signer for dev cookies; warns when the secret is per-process."""
+    if settings.cookie_secret is not None:
+        return CookieSigner(settings.cookie_secret.get_secret_value().encode())
+    if settings.auth == "dev":
+        logger.warning(
+            "GATEWAY_COOKIE_SECRET is not set: dev user cookies are signed with a random "
+            "per-process secret and will not survive a restart or work across replicas."
+        )
+    return CookieSigner(secrets.token_bytes(32))

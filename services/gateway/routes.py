@@ -1,0 +1,180 @@
+"""HTTP handlers of the gateway: the two chat endpoints, uploads, and the web client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatkit.types import Attachment
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from services.gateway.proxy import UpstreamCall
+from services.gateway.rewrite import parse_native, simple_to_chatkit
+from services.gateway.state import Gateway
+from shared.api import ApiRoute, json_response
+from shared.contracts.common import MAX_ID_LENGTH
+from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc, SimplePayload
+from shared.errors import ApiError, validation_details
+
+STATIC = Path(__file__).parent / "static"
+API_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def _json_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body is larger than {limit} bytes.")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise ApiError(413, f"Request body is larger than {limit} bytes.")
+    if not raw:
+        raise ApiError(400, "Request body is empty; a JSON document is required.")
+    return raw
+
+
+def _path_id(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    if len(value) > MAX_ID_LENGTH:
+        raise ApiError(404, "No such attachment.")
+    return value
+
+
+# -- chat ----------------------------------------------------------------------
+
+
+async def simple_chat(request: Request) -> Response | UpstreamCall:
+    """`POST /assistant/chatkit`: one question as a simple payload, answered as SSE."""
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    raw = await _json_body(request, gateway.settings.max_json_bytes)
+    try:
+        payload = SimplePayload.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise ApiError(400, "Request body is not valid JSON.") from None
+        raise ApiError(
+            422, "Request body does not match the contract.", details=validation_details(exc)
+        ) from None
+    return await gateway.forward(request, user_id, simple_to_chatkit(payload, gateway.limits))
+
+
+async def native_chat(request: Request) -> Response | UpstreamCall:
+    """`POST /chatkit`: any ChatKit request, validated here and forwarded."""
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    raw = await _json_body(request, gateway.settings.max_json_bytes)
+    forward = parse_native(raw, request.headers, gateway.limits)
+    return await gateway.forward(request, user_id, forward)
+
+
+# -- attachments -------------------------------------------------------------
+
+
+async def upload_direct(request: Request) -> Response:
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    return await gateway.uploads.direct(request, user_id)
+
+
+async def upload_two_phase(request: Request) -> Response:
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    return await gateway.uploads.two_phase(request, user_id, _path_id(request, "attachment_id"))
+
+
+async def attachment_content(request: Request) -> Response:
+    gateway = _gateway(request)
+    user_id = await gateway.auth.user_id(request)
+    return await gateway.uploads.content(user_id, _path_id(request, "attachment_id"))
+
+
+# -- web client ----------------------------------------------------------------
+
+
+async def index(request: Request) -> Response:
+    """The web client (also for `/book/<page>` links, which it resolves itself)."""
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+
+async def book_toc(request: Request) -> Response:
+    return json_response(_gateway(request).book.toc())
+
+
+async def book_page(request: Request) -> Response:
+    page = _gateway(request).book.page(request.path_params["page"])
+    if page is None:
+        raise ApiError(404, "No such page in the book.")
+    return json_response(page)
+
+
+_attachment = TypeAdapter(Attachment)
+
+routes: list[BaseRoute] = [
+    ApiRoute(
+        SIMPLE_PATH,
+        simple_chat,
+        method="POST",
+        summary="Ask one question (simple payload); the answer streams as ChatKit SSE events",
+        body=SimplePayload,
+        errors=API_ERRORS,
+        streams=True,
+    ),
+    ApiRoute(
+        NATIVE_PATH,
+        native_chat,
+        method="POST",
+        summary="Any ChatKit request; streams for streaming types, JSON otherwise",
+        errors=(*API_ERRORS, 415, 422),
+        streams=True,
+    ),
+    ApiRoute(
+        "/attachments",
+        upload_direct,
+        method="POST",
+        summary="Direct upload (multipart field `file`): stores it, returns the ChatKit Attachment",
+        response=_attachment,
+        errors=(400, 401, 403, 413, 415, 429, 502, 503),
+    ),
+    ApiRoute(
+        "/attachments/{attachment_id}/upload",
+        upload_two_phase,
+        method="POST",
+        summary="Two-phase upload of an attachment's bytes (multipart `file` or raw body)",
+        response=_attachment,
+        errors=(400, 401, 403, 404, 409, 413, 415, 429, 502, 503),
+    ),
+    Route("/attachments/{attachment_id}/upload", upload_two_phase, methods=["PUT"]),
+    ApiRoute(
+        "/attachments/{attachment_id}/content",
+        attachment_content,
+        method="GET",
+        summary="An attachment's bytes, to its owner only",
+        errors=(401, 404, 502, 503),
+    ),
+    ApiRoute(
+        "/api/book",
+        book_toc,
+        method="GET",
+        summary="Table of contents of the demo book",
+        response=BookToc,
+    ),
+    ApiRoute(
+        "/api/book/{page:path}",
+        book_page,
+        method="GET",
+        summary="One lesson of the demo book rendered to HTML",
+        response=BookPage,
+        errors=(404,),
+    ),
+    Route("/", index, methods=["GET"], include_in_schema=False),
+    Route("/book/{page:path}", index, methods=["GET"], include_in_schema=False),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+]

@@ -1,0 +1,109 @@
+"""What the gateway's handlers share: settings, clients, limiter, auth, uploads, book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from services.gateway.attachments import Uploads
+from services.gateway.auth import Authenticator
+from services.gateway.book import Book
+from services.gateway.proxy import ChatUpstream, StreamTiming, UpstreamCall
+from services.gateway.ratelimit import Limiter
+from services.gateway.rewrite import Forward, Limits
+from services.gateway.settings import GatewaySettings
+from services.gateway.store_client import StoreClient
+from shared.contracts.chat import IDEMPOTENCY_KEY_HEADER
+from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.contracts.gateway import GATEWAY_URL_HEADER
+from shared.errors import ApiError
+
+
+@dataclass
+class Gateway:
+    """The gateway's long-lived parts, opened in the app's lifespan."""
+
+    settings: GatewaySettings
+    chat: ChatUpstream
+    store: StoreClient
+    limiter: Limiter
+    auth: Authenticator
+    uploads: Uploads
+    book: Book
+    limits: Limits
+    timing: StreamTiming
+
+    async def guard(self, request: Request) -> str:
+        """Origin check (403), authentication (401) and rate limits (429): the user id."""
+        self.check_origin(request)
+        user_id = await self.auth.user_id(request)
+        ip = request.client.host if request.client else "unknown"
+        decision = await self.limiter.check_request(user_id, ip)
+        if not decision.allowed:
+            raise HTTPException(
+                429,
+                "Too many requests; slow down.",
+                headers={"Retry-After": str(max(1, round(decision.retry_after_s + 0.5)))},
+            )
+        return user_id
+
+    def check_origin(self, request: Request) -> None:
+        """Browsers may call the API only from this origin or a configured one (CSRF)."""
+        origin = request.headers.get("origin")
+        if origin is None:
+            return  # not a browser cross-site request (curl, server-to-server)
+        if origin in self.settings.cors_origins:
+            return
+        if urlsplit(origin).netloc and urlsplit(origin).netloc == request.headers.get("host"):
+            return
+        raise ApiError(403, f"Origin {origin!r} is not allowed to call this API.")
+
+    async def forward(self, request: Request, user_id: str, forward: Forward) -> UpstreamCall:
+        """Check ownership, take a stream slot, and relay the request to the chat service."""
+        for thread_id in forward.thread_ids:
+            if len(thread_id) > MAX_ID_LENGTH or not await self.store.thread_exists(
+                user_id, thread_id
+            ):
+                raise ApiError(404, f"Thread {thread_id!r} not found.")
+        for attachment_id in forward.attachment_ids:
+            if len(attachment_id) > MAX_ID_LENGTH or (
+                await self.store.load_attachment(user_id, attachment_id) is None
+            ):
+                raise ApiError(404, f"Attachment {attachment_id!r} not found.")
+        headers = {
+            USER_ID_HEADER: user_id,
+            "content-type": "application/json",
+            GATEWAY_URL_HEADER: self.uploads.base_url(request),
+        }
+        key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+        if key:
+            if len(key) > MAX_ID_LENGTH:
+                raise ApiError(400, f"{IDEMPOTENCY_KEY_HEADER} is too long.")
+            headers[IDEMPOTENCY_KEY_HEADER] = key
+        body, headers = forward.body(), self.chat.headers_for(headers)
+        if not forward.streaming:
+            return UpstreamCall(self.chat, body, headers, self.timing)
+        slot = await self.limiter.acquire_stream(user_id)
+        if slot is None:
+            raise HTTPException(
+                429,
+                f"At most {self.settings.max_streams_per_user} answers may stream at once; "
+                "stop one or wait for it to finish.",
+                headers={"Retry-After": "1"},
+            )
+        return UpstreamCall(
+            self.chat,
+            body,
+            headers,
+            self.timing,
+            on_close=slot.release,
+            keepalive=slot.renew_if_due,
+        )
+
+    async def close(self) -> None:
+        await self.chat.close()
+        await self.store.client.aclose()
+        await self.limiter.close()

@@ -1,0 +1,48 @@
+// Wires the book pane and the chat panel together. No build step: plain ES modules.
+
+import { BookView } from "./book.js";
+import { ChatPanel } from "./chat.js";
+
+const $ = (id) => document.getElementById(id);
+
+const book = new BookView({
+  toc: $("toc"),
+  article: $("book"),
+  prev: $("prev"),
+  next: $("next"),
+  where: $("where"),
+});
+
+const chat = new ChatPanel(
+  {
+    composer: $("composer"),
+    question: $("question"),
+    send: $("send"),
+    stop: $("stop"),
+    status: $("status"),
+    messages: $("messages"),
+    progress: $("progress"),
+    threads: $("threads"),
+    threadsToggle: $("threads-toggle"),
+    threadTitle: $("thread-title"),
+    newThread: $("new-thread"),
+    selection: $("selection"),
+    selectionText: $("selection-text"),
+    selectionClear: $("selection-clear"),
+  },
+  book,
+);
+
+// Links inside the book to other lessons stay in the page.
+$("book").addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (!link) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin === location.origin && url.pathname.startsWith("/book/")) {
+    event.preventDefault();
+    book.follow(url.href);
+  }
+});
+
+book.start().then(() => document.body.classList.add("ready"));
+window.bookAssistant = { book, chat }; // handy in the console

@@ -1,0 +1,208 @@
+// The book pane: table of contents, lessons rendered by the gateway, navigation that keeps
+// `page_context` in step with the reader, selections, and passage highlighting.
+
+const MAX_SELECTION = 4000;
+
+export class BookView {
+  constructor({ toc, article, prev, next, where }) {
+    this.tocEl = toc;
+    this.article = article;
+    this.prevEl = prev;
+    this.nextEl = next;
+    this.whereEl = where;
+    this.current = null; // BookLesson of the open page
+    this.selection = "";
+    this.onSelection = () => {};
+    document.addEventListener("selectionchange", () => this.#captureSelection());
+    window.addEventListener("popstate", () => this.open(pageFromPath(location.pathname), {
+      push: false,
+      anchor: location.hash.slice(1),
+    }));
+    for (const link of [prev, next]) {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        if (link.dataset.page) this.open(link.dataset.page);
+      });
+    }
+  }
+
+  /** Where the reader is, as the chat service's `page_context`. */
+  get pageContext() {
+    if (!this.current) return {};
+    return {
+      current_chapter: this.current.chapter,
+      current_lesson: this.current.lesson,
+      current_page: this.current.page,
+    };
+  }
+
+  async start() {
+    const response = await fetch("/api/book");
+    const toc = await response.json();
+    this.pages = toc.chapters.flatMap((c) => c.lessons.map((l) => l.page));
+    this.tocEl.replaceChildren(...toc.chapters.map((chapter) => {
+      const section = document.createElement("section");
+      const title = document.createElement("h3");
+      title.textContent = `${chapter.chapter ?? ""} ${chapter.title}`.trim();
+      const list = document.createElement("ol");
+      for (const lesson of chapter.lessons) {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = `/book/${lesson.page}`;
+        link.textContent = lesson.title;
+        link.dataset.page = lesson.page;
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          this.open(lesson.page);
+        });
+        item.append(link);
+        list.append(item);
+      }
+      section.append(title, list);
+      return section;
+    }));
+    const first = pageFromPath(location.pathname) || this.pages[0];
+    if (first) await this.open(first, { push: false, anchor: location.hash.slice(1) });
+  }
+
+  /** Open a lesson by document id; optionally scroll to an anchor. */
+  async open(page, { push = true, anchor = "" } = {}) {
+    if (!page) return false;
+    if (this.current?.page !== page) {
+      const response = await fetch(`/api/book/${page}`);
+      if (!response.ok) return false;
+      const data = await response.json();
+      this.current = data.lesson;
+      this.article.innerHTML = data.html; // rendered server-side from the book, raw HTML off
+      this.article.dataset.page = page;
+      this.#pager(this.prevEl, data.previous, "← ");
+      this.#pager(this.nextEl, data.next, "");
+      for (const link of this.tocEl.querySelectorAll("a")) {
+        link.classList.toggle("active", link.dataset.page === page);
+      }
+      this.whereEl.textContent = `Chapter ${this.current.chapter ?? "?"} · ${this.current.title}`;
+      document.title = `${this.current.title} — Book assistant`;
+    }
+    const url = `/book/${page}${anchor ? `#${anchor}` : ""}`;
+    if (push && location.pathname + location.hash !== url) history.pushState({}, "", url);
+    if (anchor) {
+      const target = document.getElementById(anchor);
+      if (target) {
+        target.scrollIntoView({ block: "start" });
+        flash(target);
+      }
+    } else {
+      this.article.parentElement.scrollTop = 0;
+    }
+    return true;
+  }
+
+  /** Follow a citation link (`/book/<page>#<anchor>`); false if it is not a book link. */
+  async follow(href) {
+    const url = new URL(href, location.href);
+    const page = url.origin === location.origin ? pageFromPath(url.pathname) : null;
+    if (!page) return false;
+    return this.open(page, { anchor: decodeURIComponent(url.hash.slice(1)) });
+  }
+
+  /** Scroll to and highlight a passage: by its text, else by the anchor of its URL. */
+  async highlight({ url, document_id: documentId, text }) {
+    const target = url ? new URL(url, location.href) : null;
+    const page = documentId || (target && pageFromPath(target.pathname));
+    if (!page || !(await this.open(page))) return { highlighted: false, reason: "page not found" };
+    for (const old of this.article.querySelectorAll("mark.passage")) old.replaceWith(...old.childNodes);
+    const range = text ? findText(this.article, text) : null;
+    if (range) {
+      const mark = document.createElement("mark");
+      mark.className = "passage";
+      mark.append(range.extractContents());
+      range.insertNode(mark);
+      mark.scrollIntoView({ block: "center" });
+      return { highlighted: true, page };
+    }
+    const anchor = target ? decodeURIComponent(target.hash.slice(1)) : "";
+    const heading = anchor && document.getElementById(anchor);
+    if (heading) {
+      heading.scrollIntoView({ block: "start" });
+      flash(heading);
+      return { highlighted: true, page, anchor };
+    }
+    return { highlighted: false, page, reason: "passage not found on the page" };
+  }
+
+  clearSelection() {
+    this.selection = "";
+    this.onSelection("");
+  }
+
+  #captureSelection() {
+    const selection = document.getSelection();
+    if (!selection || selection.isCollapsed) return; // keep the last one until it is used
+    // Only selections inside the book count; the chat panel's own text is ignored.
+    if (!this.article.contains(selection.anchorNode) || !this.article.contains(selection.focusNode)) return;
+    const text = selection.toString().replace(/\s+/g, " ").trim().slice(0, MAX_SELECTION);
+    if (text && text !== this.selection) {
+      this.selection = text;
+      this.onSelection(text);
+    }
+  }
+
+  #pager(link, page, arrow) {
+    link.hidden = !page;
+    link.dataset.page = page || "";
+    if (page) {
+      link.href = `/book/${page}`;
+      link.textContent = link.id === "prev" ? `${arrow}Previous` : "Next →";
+    }
+  }
+}
+
+function pageFromPath(path) {
+  const match = /^\/book\/(.+)$/.exec(path);
+  return match ? decodeURIComponent(match[1]).replace(/\.md$/, "") : null;
+}
+
+function flash(element) {
+  element.classList.remove("flash");
+  void element.offsetWidth; // restart the animation
+  element.classList.add("flash");
+}
+
+/** Markdown source reduced to the text it renders as (passages come from the source). */
+function plain(markdown) {
+  return markdown
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/^\s*(#{1,6}|[-*+]|\d+\.)\s+/gm, "")
+    .replace(/[`*]/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/** A Range over the first occurrence of `needle` in `root`'s text (whitespace-insensitive). */
+function findText(root, needle) {
+  const wanted = plain(needle).slice(0, 120).toLowerCase();
+  if (!wanted) return null;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  let flat = "";
+  const map = []; // flat index -> [node, offset]
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    nodes.push(node);
+    for (let i = 0; i < node.data.length; i++) {
+      const ch = /\s/.test(node.data[i]) ? " " : node.data[i].toLowerCase();
+      if (ch === " " && flat.endsWith(" ")) continue;
+      flat += ch;
+      map.push([node, i]);
+    }
+  }
+  let at = flat.indexOf(wanted);
+  if (at < 0) at = flat.indexOf(wanted.slice(0, 60));
+  if (at < 0) return null;
+  const length = flat.indexOf(wanted) === at ? wanted.length : Math.min(60, wanted.length);
+  const [startNode, startOffset] = map[at];
+  const [endNode, endOffset] = map[Math.min(at + length, map.length) - 1];
+  const range = document.createRange();
+  range.setStart(startNode, startOffset);
+  range.setEnd(endNode, endOffset + 1);
+  return range;
+}

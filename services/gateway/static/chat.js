@@ -1,0 +1,474 @@
+// The chat panel: sends questions with the reader's context, renders the ChatKit event stream
+// (text deltas, citations, progress, widgets), runs the highlight_passage client tool, and
+// manages threads (list, reopen, rename, delete) with native ChatKit requests.
+
+import { ApiError, call, stream, userInput } from "./api.js";
+import { chatkitEvents } from "./sse.js";
+
+export class ChatPanel {
+  constructor(els, book) {
+    this.els = els;
+    this.book = book;
+    this.threadId = null;
+    this.controller = null; // AbortController of the running stream
+    this.items = new Map(); // item id -> rendered item state
+    els.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.ask();
+    });
+    els.question.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        this.ask();
+      }
+    });
+    els.stop.addEventListener("click", () => this.stop());
+    els.newThread.addEventListener("click", () => this.reset());
+    els.threadsToggle.addEventListener("click", () => this.toggleThreads());
+    els.selectionClear.addEventListener("click", () => book.clearSelection());
+    els.messages.addEventListener("click", (event) => {
+      const link = event.target.closest("a[href]");
+      if (!link) return;
+      event.preventDefault();
+      book.follow(link.href).then((ok) => ok || window.open(link.href, "_blank", "noopener"));
+    });
+    book.onSelection = (text) => {
+      els.selection.hidden = !text;
+      els.selectionText.textContent = text.length > 160 ? `${text.slice(0, 160)}…` : text;
+    };
+  }
+
+  get busy() {
+    return this.controller !== null;
+  }
+
+  reset() {
+    if (this.busy) this.stop();
+    this.threadId = null;
+    this.items.clear();
+    this.els.messages.replaceChildren();
+    this.els.threadTitle.textContent = "New conversation";
+  }
+
+  async ask() {
+    const text = this.els.question.value.trim();
+    if (!text || this.busy) return;
+    const selected = this.book.selection;
+    const metadata = { page_context: this.book.pageContext, selected_text: selected || null };
+    const input = userInput(text, selected);
+    this.els.question.value = "";
+    this.book.clearSelection();
+    if (this.threadId) {
+      await this.run("threads.add_user_message", { thread_id: this.threadId, input }, metadata);
+    } else {
+      await this.run("threads.create", { input }, metadata);
+    }
+  }
+
+  stop() {
+    this.controller?.abort();
+  }
+
+  /** Send one streaming request and render its events until the stream ends. */
+  async run(type, params, metadata) {
+    this.controller = new AbortController();
+    this.#setBusy(true);
+    let pendingTool = null;
+    try {
+      const response = await stream(type, params, metadata, this.controller.signal);
+      for await (const event of chatkitEvents(response)) {
+        const tool = this.#apply(event);
+        if (tool) pendingTool = tool;
+      }
+    } catch (error) {
+      if (error.name === "AbortError") {
+        this.#notice("Stopped. The partial answer is kept in the thread.", "info");
+      } else if (error instanceof ApiError) {
+        this.#notice(error.friendly, "error", error.requestId);
+      } else {
+        this.#notice(`The answer was interrupted (${error.message}).`, "error");
+      }
+    } finally {
+      this.controller = null;
+      this.#setBusy(false);
+      this.#progress(null);
+      for (const state of this.items.values()) state.el?.classList.remove("streaming");
+    }
+    if (pendingTool) await this.#runClientTool(pendingTool);
+  }
+
+  // -- stream events ----------------------------------------------------------------------
+
+  #apply(event) {
+    switch (event.type) {
+      case "thread.created":
+        this.threadId = event.thread.id;
+        this.#title(event.thread.title);
+        this.refreshThreads();
+        return null;
+      case "thread.updated":
+        this.#title(event.thread.title);
+        this.refreshThreads();
+        return null;
+      case "thread.item.added":
+        this.#render(event.item, true);
+        return null;
+      case "thread.item.done":
+        this.#render(event.item, false);
+        return event.item.type === "client_tool_call" && event.item.status === "pending"
+          ? event.item
+          : null;
+      case "thread.item.replaced":
+        this.#render(event.item, false);
+        return null;
+      case "thread.item.removed":
+        this.items.get(event.item_id)?.el?.remove();
+        this.items.delete(event.item_id);
+        return null;
+      case "thread.item.updated":
+        this.#update(event.item_id, event.update);
+        return null;
+      case "progress_update":
+        this.#progress(event.text);
+        return null;
+      case "notice":
+        this.#notice(event.message, event.level === "danger" ? "error" : "info");
+        return null;
+      case "error":
+        this.#notice(event.message || "The assistant hit an error; please retry.", "error");
+        return null;
+      default:
+        return null; // stream_options, client_effect, ...
+    }
+  }
+
+  #render(item, streaming) {
+    let state = this.items.get(item.id);
+    if (item.type === "user_message") {
+      if (state) return;
+      const el = bubble("user");
+      const text = item.content.map((part) => part.text).join("\n");
+      if (item.quoted_text) {
+        const quote = document.createElement("blockquote");
+        quote.textContent = item.quoted_text;
+        el.append(quote);
+      }
+      const body = document.createElement("div");
+      body.textContent = text;
+      el.append(body);
+      this.#append(item.id, { el });
+      return;
+    }
+    if (item.type === "assistant_message") {
+      if (!state) {
+        state = { el: bubble("assistant"), parts: [] };
+        state.body = document.createElement("div");
+        state.body.className = "text";
+        state.sources = document.createElement("ol");
+        state.sources.className = "sources";
+        state.el.append(state.body, state.sources, feedback(item));
+        this.#append(item.id, state);
+      }
+      state.parts = item.content.map((c) => ({ text: c.text, annotations: c.annotations || [] }));
+      state.el.classList.toggle("streaming", streaming);
+      this.#paint(state);
+      if (!streaming) this.#progress(null);
+      return;
+    }
+    if (item.type === "widget") {
+      state?.el?.remove();
+      const el = bubble("widget");
+      el.append(this.#widget(item.widget, item.id));
+      this.#append(item.id, { el });
+      return;
+    }
+    if (item.type === "client_tool_call") {
+      if (state) return;
+      const el = bubble("tool");
+      el.textContent = item.name === "highlight_passage" ? "Showing the passage in the book…" : `Tool: ${item.name}`;
+      this.#append(item.id, { el });
+    }
+    // hidden context, end of turn, tasks: nothing to show
+  }
+
+  #update(itemId, update) {
+    const state = this.items.get(itemId);
+    if (!state?.parts) return;
+    const part = (state.parts[update.content_index] ??= { text: "", annotations: [] });
+    switch (update.type) {
+      case "assistant_message.content_part.added":
+        part.text = update.content.text || "";
+        part.annotations = update.content.annotations || [];
+        break;
+      case "assistant_message.content_part.text_delta":
+        part.text += update.delta;
+        this.#progress(null);
+        break;
+      case "assistant_message.content_part.annotation_added":
+        part.annotations[update.annotation_index] = update.annotation;
+        break;
+      case "assistant_message.content_part.done":
+        part.text = update.content.text;
+        part.annotations = update.content.annotations || [];
+        break;
+      default:
+        return;
+    }
+    this.#paint(state);
+  }
+
+  /** Text with citation markers linked to their sources, and the list of sources below. */
+  #paint(state) {
+    const numbers = new Map(); // url -> citation number
+    const sources = [];
+    state.body.replaceChildren();
+    for (const part of state.parts) {
+      const marks = part.annotations
+        .filter((a) => a && a.source)
+        .map((a) => ({ at: a.index ?? part.text.length, source: a.source }))
+        .sort((a, b) => a.at - b.at);
+      let cursor = 0;
+      const paragraph = document.createElement("p");
+      for (const mark of marks) {
+        const key = sourceHref(mark.source) || mark.source.title;
+        if (!numbers.has(key)) {
+          numbers.set(key, numbers.size + 1);
+          sources.push(mark.source);
+        }
+        let end = Math.min(mark.at, part.text.length);
+        // The model may already have written "[n]" right before the mark: link that instead.
+        const written = /\[(\d+)\]$/.exec(part.text.slice(cursor, end));
+        const label = written ? written[0] : `[${numbers.get(key)}]`;
+        if (written) end -= written[0].length;
+        appendText(paragraph, part.text.slice(cursor, end));
+        paragraph.append(citation(mark.source, label));
+        cursor = written ? end + written[0].length : end;
+      }
+      appendText(paragraph, part.text.slice(cursor));
+      state.body.append(paragraph);
+    }
+    state.sources.replaceChildren(...sources.map((source) => {
+      const li = document.createElement("li");
+      li.append(citation(source, source.title || sourceHref(source) || "source"));
+      return li;
+    }));
+    this.els.messages.scrollTop = this.els.messages.scrollHeight;
+  }
+
+  /** A ChatKit widget rendered generically (cards, rows, text, buttons with actions). */
+  #widget(node, itemId) {
+    const children = (node.children || []).map((child) => this.#widget(child, itemId));
+    let el;
+    switch (node.type) {
+      case "Title":
+        el = document.createElement("h4");
+        el.textContent = node.value;
+        return el;
+      case "Text":
+      case "Markdown":
+      case "Label":
+        el = document.createElement("p");
+        el.textContent = node.value;
+        return el;
+      case "Caption":
+        el = document.createElement("small");
+        el.textContent = node.value;
+        return el;
+      case "Divider":
+        return document.createElement("hr");
+      case "Icon":
+        return document.createDocumentFragment();
+      case "Button":
+        el = document.createElement("button");
+        el.type = "button";
+        el.textContent = node.label || "…";
+        el.disabled = Boolean(node.disabled) || !node.onClickAction;
+        el.addEventListener("click", async () => {
+          if (!this.threadId || this.busy) return;
+          el.disabled = true;
+          await this.run("threads.custom_action", {
+            thread_id: this.threadId,
+            item_id: itemId,
+            action: node.onClickAction,
+          });
+        });
+        return el;
+      default:
+        el = document.createElement("div");
+        el.className = `w-${String(node.type || "box").toLowerCase()}`;
+        if (typeof node.value === "string") el.textContent = node.value;
+        el.append(...children);
+        return el;
+    }
+  }
+
+  async #runClientTool(item) {
+    let result;
+    if (item.name === "highlight_passage") {
+      try {
+        result = await this.book.highlight(item.arguments || {});
+      } catch (error) {
+        result = { highlighted: false, reason: String(error) };
+      }
+    } else {
+      result = { error: `unknown client tool ${item.name}` };
+    }
+    await this.run("threads.add_client_tool_output", { thread_id: item.thread_id, result });
+  }
+
+  // -- threads --------------------------------------------------------------------------
+
+  toggleThreads() {
+    const list = this.els.threads;
+    list.hidden = !list.hidden;
+    this.els.threadsToggle.setAttribute("aria-expanded", String(!list.hidden));
+    if (!list.hidden) this.refreshThreads();
+  }
+
+  async refreshThreads() {
+    if (this.els.threads.hidden) return;
+    let page;
+    try {
+      page = await call("threads.list", { limit: 50, order: "desc" });
+    } catch (error) {
+      this.#notice(error.friendly || String(error), "error");
+      return;
+    }
+    this.els.threads.replaceChildren(...page.data.map((thread) => this.#threadRow(thread)));
+    if (!page.data.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = "No conversations yet.";
+      this.els.threads.append(empty);
+    }
+  }
+
+  #threadRow(thread) {
+    const li = document.createElement("li");
+    li.className = "thread-item";
+    li.dataset.threadId = thread.id;
+    li.classList.toggle("active", thread.id === this.threadId);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open";
+    open.textContent = thread.title || "Untitled conversation";
+    open.addEventListener("click", () => this.open(thread.id));
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.className = "rename";
+    rename.title = "Rename";
+    rename.textContent = "✎";
+    rename.addEventListener("click", async () => {
+      const title = prompt("New title", thread.title || "");
+      if (!title) return;
+      await call("threads.update", { thread_id: thread.id, title });
+      if (thread.id === this.threadId) this.#title(title);
+      this.refreshThreads();
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "delete";
+    remove.title = "Delete";
+    remove.textContent = "🗑";
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Delete “${thread.title || "Untitled conversation"}”?`)) return;
+      await call("threads.delete", { thread_id: thread.id });
+      if (thread.id === this.threadId) this.reset();
+      this.refreshThreads();
+    });
+    li.append(open, rename, remove);
+    return li;
+  }
+
+  /** Reopen a thread: its items, oldest first, every page. */
+  async open(threadId) {
+    if (this.busy) this.stop();
+    const thread = await call("threads.get_by_id", { thread_id: threadId });
+    this.reset();
+    this.threadId = thread.id;
+    this.#title(thread.title);
+    let items = thread.items;
+    for (const item of items.data) this.#render(item, false);
+    for (let pages = 0; items.has_more && items.after && pages < 20; pages++) {
+      items = await call("items.list", { thread_id: threadId, after: items.after, order: "asc", limit: 50 });
+      for (const item of items.data) this.#render(item, false);
+    }
+    this.refreshThreads();
+  }
+
+  // -- small helpers --------------------------------------------------------------------
+
+  #append(id, state) {
+    this.items.set(id, state);
+    this.els.messages.append(state.el);
+    this.els.messages.scrollTop = this.els.messages.scrollHeight;
+  }
+
+  #title(title) {
+    this.els.threadTitle.textContent = title || "Untitled conversation";
+  }
+
+  #progress(text) {
+    this.els.progress.hidden = !text;
+    this.els.progress.textContent = text || "";
+  }
+
+  #notice(message, level, requestId) {
+    const el = bubble(`notice ${level}`);
+    el.textContent = message + (requestId ? ` (request ${requestId.slice(0, 8)})` : "");
+    this.els.messages.append(el);
+    this.els.messages.scrollTop = this.els.messages.scrollHeight;
+  }
+
+  #setBusy(busy) {
+    this.els.stop.hidden = !busy;
+    this.els.send.disabled = busy;
+    this.els.status.textContent = busy ? "Answering…" : "";
+  }
+}
+
+function bubble(kind) {
+  const el = document.createElement("div");
+  el.className = `msg ${kind}`;
+  return el;
+}
+
+function appendText(parent, text) {
+  const lines = text.split("\n");
+  lines.forEach((line, i) => {
+    if (i) parent.append(document.createElement("br"));
+    if (line) parent.append(document.createTextNode(line));
+  });
+}
+
+function sourceHref(source) {
+  if (source.type === "url" && /^(\/|https?:)/.test(source.url || "")) return source.url;
+  return null;
+}
+
+function citation(source, label) {
+  const href = sourceHref(source);
+  const el = document.createElement(href ? "a" : "span");
+  el.className = "cite";
+  el.textContent = label;
+  el.title = source.title || "";
+  if (href) el.href = href;
+  return el;
+}
+
+function feedback(item) {
+  const box = document.createElement("div");
+  box.className = "feedback";
+  for (const [kind, label] of [["positive", "👍"], ["negative", "👎"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.title = kind === "positive" ? "This helped" : "This did not help";
+    button.addEventListener("click", async () => {
+      await call("items.feedback", { thread_id: item.thread_id, item_ids: [item.id], kind });
+      box.textContent = "Thanks for the feedback.";
+    });
+    box.append(button);
+  }
+  return box;
+}

@@ -1,0 +1,145 @@
+"""The web client in headless Chromium against a running stack (gateway, test upstream, store)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.integration.gateway.upstream import CITED_ANCHOR, CITED_PAGE, CITED_TEXT, Control
+
+pytestmark = pytest.mark.e2e
+
+ASSISTANT = ".msg.assistant"
+
+
+async def ask(page: Any, question: str) -> None:
+    await page.fill("#question", question)
+    await page.click("#send")
+
+
+async def until(predicate: Any, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_streamed_answer_with_citation(page: Any, e2e_control: Control) -> None:
+    e2e_control.deltas, e2e_control.interval_s = 30, 0.08
+    await page.click(f"nav a[data-page='{CITED_PAGE}']")
+    await ask(page, "What is page context?")
+    # Text shows up while the answer is still streaming.
+    await page.wait_for_selector(f"{ASSISTANT}.streaming >> text=word3")
+    partial = await page.inner_text(f"{ASSISTANT} .text")
+    assert "word3" in partial and "word29" not in partial
+    await page.wait_for_selector(f"{ASSISTANT}:not(.streaming) >> text=word29")
+    cite = page.locator(f"{ASSISTANT} .text a.cite").first
+    assert await cite.get_attribute("href") == f"/book/{CITED_PAGE}#{CITED_ANCHOR}"
+    assert await page.locator(".msg.widget >> text=Sources from the book").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "web-client-answer.png"), full_page=True)
+
+    sent = e2e_control.requests[0]
+    assert sent["type"] == "threads.create"
+    assert sent["metadata"]["page_context"] == {
+        "current_chapter": 2,
+        "current_lesson": "page-context-and-selection",
+        "current_page": CITED_PAGE,
+    }
+
+    await page.click("nav a[data-page='01-getting-started/01-what-is-it']")
+    await page.wait_for_url("**/book/01-getting-started/01-what-is-it")
+    await cite.click()
+    await page.wait_for_url(f"**/book/{CITED_PAGE}#{CITED_ANCHOR}")
+    assert await page.locator(f"#book h2#{CITED_ANCHOR}").is_visible()
+
+
+async def test_asking_about_a_selection(page: Any, e2e_control: Control) -> None:
+    await page.click(f"nav a[data-page='{CITED_PAGE}']")
+    await page.wait_for_selector(f"#book h2#{CITED_ANCHOR}")
+    # A selection in the chat panel is ignored...
+    await page.evaluate(
+        """() => {
+          const r = document.createRange();
+          r.selectNodeContents(document.querySelector('#thread-title'));
+          const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+        }"""
+    )
+    await asyncio.sleep(0.1)
+    assert await page.locator("#selection").is_hidden()
+    # ...one in the book is what the question is about.
+    selected = await page.evaluate(
+        """() => {
+          const p = document.querySelector('#book p');
+          const r = document.createRange(); r.selectNodeContents(p);
+          const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+          return s.toString().replace(/\\s+/g, ' ').trim();
+        }"""
+    )
+    await page.wait_for_selector("#selection:not([hidden])")
+    await ask(page, "Explain this")
+    await page.wait_for_selector(f"{ASSISTANT}:not(.streaming) >> text=word4")
+    sent = e2e_control.requests[0]
+    assert sent["params"]["input"]["quoted_text"] == selected
+    assert sent["metadata"]["selected_text"] == selected
+    assert sent["metadata"]["page_context"]["current_page"] == CITED_PAGE
+    assert await page.locator(".msg.user blockquote").inner_text() == selected
+    assert await page.locator("#selection").is_hidden()  # used once, then cleared
+
+
+async def test_stop_button_aborts_the_stream(page: Any, e2e_control: Control) -> None:
+    e2e_control.deltas, e2e_control.interval_s = 400, 0.05
+    await ask(page, "Tell me everything")
+    await page.wait_for_selector(f"{ASSISTANT} >> text=word5")
+    await page.click("#stop")
+    stopped_at = time.monotonic()
+    await until(lambda: e2e_control.cancelled_at is not None)
+    assert (e2e_control.cancelled_at or 0) - stopped_at < 0.5
+    await page.wait_for_selector(".msg.notice >> text=Stopped")
+    assert await page.locator("#stop").is_hidden()
+    assert await page.locator("#send").is_enabled()
+    assert e2e_control.deltas_sent < 100
+
+
+async def test_threads_reopen_rename_delete(page: Any, e2e_control: Control) -> None:
+    await ask(page, "First question")
+    await page.wait_for_selector(f"{ASSISTANT}:not(.streaming) >> text=word4")
+    await page.click("#new-thread")
+    await ask(page, "Second question")
+    await page.wait_for_selector(f"{ASSISTANT}:not(.streaming) >> text=word4")
+
+    await page.reload()
+    await page.wait_for_selector("body.ready")
+    await page.click("#threads-toggle")
+    rows = page.locator(".thread-item")
+    await page.wait_for_selector(".thread-item >> text=First question")
+    assert await rows.count() == 2
+    await page.click(".thread-item .open >> text=First question")
+    await page.wait_for_selector(".msg.user >> text=First question")
+    assert await page.locator(f"{ASSISTANT} a.cite").count() >= 1
+    assert await page.inner_text("#thread-title") == "First question"
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("Renamed thread")))
+    await page.locator(".thread-item", has_text="First question").locator(".rename").click()
+    await page.wait_for_selector(".thread-item >> text=Renamed thread")
+    assert await page.inner_text("#thread-title") == "Renamed thread"
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator(".thread-item", has_text="Second question").locator(".delete").click()
+    await page.wait_for_function("document.querySelectorAll('.thread-item').length === 1")
+
+
+async def test_highlight_passage_client_tool(page: Any, e2e_control: Control) -> None:
+    await ask(page, "Please highlight where this is explained")
+    await page.wait_for_selector("#book mark.passage")
+    marked = await page.inner_text("#book mark.passage")
+    assert CITED_TEXT.replace("`", "").lower() in marked.lower()
+    assert page.url.endswith(f"/book/{CITED_PAGE}")
+    await page.wait_for_selector(f"{ASSISTANT} >> text=Highlighted it in the book.")
+    output = e2e_control.requests[-1]
+    assert output["type"] == "threads.add_client_tool_output"
+    assert output["params"]["result"]["highlighted"] is True

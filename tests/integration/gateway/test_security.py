@@ -1,0 +1,240 @@
+"""Auth (JWT with a shared secret and with JWKS), CORS, and rate limits in Redis or in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.integration.gateway.test_chat_endpoints import assert_error
+from tests.integration.gateway.upstream import Control
+from tests.support.servers import free_port, serve
+
+SECRET = "x" * 32
+JWT_SETTINGS = {
+    "auth": "jwt",
+    "jwt_secret": SECRET,
+    "jwt_algorithms": ["HS256"],
+    "jwt_audience": "book-assistant",
+    "jwt_issuer": "https://id.example",
+}
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def token(key: Any = SECRET, alg: str = "HS256", **claims: Any) -> str:
+    payload = {
+        "sub": "user-42",
+        "aud": "book-assistant",
+        "iss": "https://id.example",
+        "exp": int(time.time()) + 300,
+        **claims,
+    }
+    headers = {"kid": "k1"} if alg == "RS256" else None
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, alg, headers)
+
+
+async def test_jwt_shared_secret(make_gateway: Any, control: Control) -> None:
+    with make_gateway(**JWT_SETTINGS) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            ask = {"query": "q"}
+            missing = await c.post("/assistant/chatkit", json=ask)
+            assert_error(missing, 401, "unauthorized")
+            assert missing.headers["www-authenticate"] == "Bearer"
+            assert "set-cookie" not in missing.headers
+            for bad in (
+                token(exp=int(time.time()) - 120),
+                token(aud="another-app"),
+                token(iss="https://evil.example"),
+                token(key="y" * 32),
+                token(sub=None),
+                jwt.encode({"sub": "user-42"}, None, "none"),  # type: ignore[arg-type]
+                "not.a.jwt",
+            ):
+                response = await c.post(
+                    "/assistant/chatkit", json=ask, headers={"authorization": f"Bearer {bad}"}
+                )
+                assert_error(response, 401, "unauthorized")
+            assert control.requests == []
+            async with c.stream(
+                "POST",
+                "/assistant/chatkit",
+                json=ask,
+                headers={"authorization": f"Bearer {token()}"},
+            ) as ok:
+                assert ok.status_code == 200
+                await ok.aread()
+    assert control.requests[0]["_user"] == "user-42"
+
+
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[tuple[Any, str]]:
+    """An RSA key and a JWKS endpoint publishing its public half."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    public.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+
+    async def keys(request: Request) -> JSONResponse:
+        return JSONResponse({"keys": [public]})
+
+    with serve(Starlette(routes=[Route("/jwks.json", keys)])) as url:
+        yield key, f"{url}/jwks.json"
+
+
+async def test_jwt_with_jwks(make_gateway: Any, control: Control, jwks: tuple[Any, str]) -> None:
+    key, url_of_keys = jwks
+    settings = {**JWT_SETTINGS, "jwt_secret": None, "jwt_jwks_url": url_of_keys}
+    settings["jwt_algorithms"] = ["RS256"]
+    with make_gateway(**settings) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            good = {"authorization": f"Bearer {token(key, 'RS256', sub='rsa-user')}"}
+            response = await c.post(
+                "/chatkit", json={"type": "threads.list", "params": {}}, headers=good
+            )
+            assert response.status_code == 200, response.text
+            # An HMAC token "signed" with the public key must not pass (algorithm confusion).
+            forged = jwt.encode(
+                {"sub": "x", "aud": "book-assistant", "iss": "https://id.example", "exp": 2**31},
+                "some-secret",
+                "HS256",
+                {"kid": "k1"},
+            )
+            refused = await c.post(
+                "/chatkit",
+                json={"type": "threads.list", "params": {}},
+                headers={"authorization": f"Bearer {forged}"},
+            )
+            assert_error(refused, 401)
+
+
+async def test_cors_explicit_origins(make_gateway: Any) -> None:
+    with make_gateway(cors_origins=["https://book.example"]) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            preflight = {
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            }
+            allowed = await c.options(
+                "/chatkit", headers={"origin": "https://book.example", **preflight}
+            )
+            assert allowed.status_code == 200
+            assert allowed.headers["access-control-allow-origin"] == "https://book.example"
+            assert allowed.headers["access-control-allow-credentials"] == "true"
+            other = await c.options(
+                "/chatkit", headers={"origin": "https://evil.example", **preflight}
+            )
+            assert other.headers.get("access-control-allow-origin") is None
+            # Even a refusal carries CORS headers, so the page can read the error.
+            refused = await c.post(
+                "/chatkit", content=b"{", headers={"origin": "https://book.example"}
+            )
+            assert refused.status_code == 400
+            assert refused.headers["access-control-allow-origin"] == "https://book.example"
+
+
+def test_wildcard_origin_is_refused_at_startup() -> None:
+    from services.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValueError, match="explicitly"):
+        GatewaySettings(_env_file=None, cors_origins=["*"])
+
+
+async def _burst(url: str, n: int, *, cookie_jar: httpx.Cookies | None = None) -> list[int]:
+    async with httpx.AsyncClient(base_url=url, cookies=cookie_jar) as c:
+        statuses = []
+        for _ in range(n):
+            response = await c.post("/chatkit", json={"type": "threads.list", "params": {}})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) >= 1
+                assert response.json()["error"]["code"] == "rate_limited"
+        return statuses
+
+
+async def test_rate_limit_per_user_in_process(make_gateway: Any) -> None:
+    with make_gateway(user_burst=5, user_rate_per_s=0.5) as url:
+        statuses = await _burst(url, 8)
+    assert statuses[:5] == [200] * 5
+    assert statuses[5:] == [429] * 3
+
+
+async def test_rate_limit_per_ip_in_process(make_gateway: Any) -> None:
+    with make_gateway(ip_burst=4, ip_rate_per_s=0.5) as url:
+        # Each new client is a new anonymous user; the IP limit still applies.
+        statuses = [(await _burst(url, 1))[0] for _ in range(6)]
+    assert statuses == [200] * 4 + [429] * 2
+
+
+def _redis_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+async def test_rate_limits_are_shared_through_redis(make_gateway: Any) -> None:
+    if not _redis_up(REDIS_URL):
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    shared = {
+        "redis_url": REDIS_URL,
+        "redis_prefix": f"gwtest:{uuid.uuid4().hex}:",
+        "ip_burst": 6,
+        "ip_rate_per_s": 0.1,
+    }
+    with make_gateway(**shared) as first, make_gateway(**shared) as second:
+        a = await _burst(first, 4)
+        b = await _burst(second, 4)
+    assert a == [200] * 4
+    assert b == [200, 200, 429, 429]
+
+
+async def test_redis_down_falls_back_to_in_process(make_gateway: Any, control: Control) -> None:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    redis = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
+        [server, "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while not _redis_up(url):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            await asyncio.sleep(0.05)
+        settings = {"redis_url": url, "user_burst": 6, "user_rate_per_s": 0.1, "redis_retry_s": 0.5}
+        with make_gateway(**settings) as gw:
+            async with httpx.AsyncClient(base_url=gw) as c:
+                await c.get("/")
+                listing = {"type": "threads.list", "params": {}}
+                assert (await c.post("/chatkit", json=listing)).status_code == 200
+                redis.kill()
+                redis.wait(10)
+                # Redis is gone: no 500s, and the limit still holds (now in-process).
+                statuses = [(await c.post("/chatkit", json=listing)).status_code for _ in range(8)]
+                assert 500 not in statuses
+                assert statuses[:6] == [200] * 6 and 429 in statuses
+                async with c.stream("POST", "/assistant/chatkit", json={"query": "q"}) as s:
+                    assert s.status_code in (200, 429)
+                    await s.aread()
+    finally:
+        if redis.poll() is None:
+            redis.kill()
+            redis.wait(10)
