@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.retrieval_bench",
     "bench.retrieval_eval",
     "bench.gateway_bench",
+    "bench.chat_bench",
 ]
 
 

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.guard import no_real_model_api
 from tests.support.postgres import admin_url, fresh_database
 from tests.support.servers import serve
+
+__all__ = ["no_real_model_api"]  # autouse: no test reaches a real model API
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

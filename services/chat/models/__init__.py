@@ -1,0 +1,1 @@
+"""Models the book assistant can run on."""

@@ -1,0 +1,189 @@
+"""The OpenAI model paths over real HTTP, against the fake OpenAI server of tests/support.
+
+Responses API (`openai`): streamed events, tool calls, `previous_response_id` chaining
+and client tool outputs. Chat Completions (`openai-compatible`): streamed chunks, tool
+calls, and the placeholder item ids remapped to unique store ids.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.chat.conftest import chat_service, stored_items
+from tests.support.fake_openai import FakeOpenAI, Text, ToolCall
+from tests.support.servers import serve
+
+READER = {"page_context": {"current_chapter": 1}}
+SEARCH = ToolCall("search_book", {"queries": ["magic link expiry"], "search_scope": "full_book"})
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeOpenAI, str]]:
+    model = FakeOpenAI()
+    with serve(model.app) as url:
+        yield model, f"{url}/v1"
+
+
+def new_user() -> str:
+    return f"reader_{uuid.uuid4().hex[:10]}"
+
+
+async def test_responses_api_tool_loop_citations_and_chaining(
+    fake: tuple[FakeOpenAI, str],
+    store_url: str,
+    retrieval_url: str,
+    database_url: str,
+    connect: Any,
+) -> None:
+    model, base_url = fake
+    model.add(SEARCH)
+    model.add(Text("A magic link expires after ten minutes [1]."))
+    model.add(Text("There are no passwords [2]."))
+    settings = {
+        "model_provider": "openai",
+        "openai_api_key": "sk-fake",
+        "openai_base_url": base_url,
+        "model": "gpt-test",
+    }
+    with chat_service(store_url, retrieval_url, **settings) as (url, _):
+        user = new_user()
+        chat = connect(url, user)
+        first = await chat.create("How long is a magic link valid?", READER)
+        assert not first.of_type("error"), first.events
+        answer = first.items("assistant_message")[0]
+        assert answer.content[0].text == "A magic link expires after ten minutes [1]."
+        assert answer.content[0].annotations[0].source.url.startswith("/book/01-start/")
+        assert first.items("widget")
+
+        tool_request = model.requests[1]
+        assert model.paths == ["/v1/responses", "/v1/responses"]
+        assert tool_request["model"] == "gpt-test" and tool_request["stream"] is True
+        outputs = [i for i in tool_request["input"] if i.get("type") == "function_call_output"]
+        passages = json.loads(outputs[0]["output"])["passages"]
+        assert passages[0]["n"] == 1 and "magic link" in passages[0]["text"]
+
+        follow = await chat.add(first.thread_id, "And passwords?")
+        assert follow.text == "There are no passwords [2]."
+        chained = model.requests[2]
+        # the first reply's last response
+        assert chained["previous_response_id"] == model.response_ids[1]
+        texts = [
+            part.get("text")
+            for item in chained["input"]
+            for part in item.get("content", [])
+            if isinstance(part, dict)
+        ]
+        assert "And passwords?" in texts
+        assert "How long is a magic link valid?" not in texts
+
+        rows = await stored_items(database_url, user, first.thread_id)
+        assert [r["type"] for r in rows] == [
+            "user_message",
+            "widget",
+            "assistant_message",
+            "user_message",
+            "assistant_message",
+        ]
+
+
+async def test_responses_api_client_tool_output_continues_the_response(
+    fake: tuple[FakeOpenAI, str], store_url: str, retrieval_url: str, connect: Any
+) -> None:
+    model, base_url = fake
+    model.add(SEARCH)
+    model.add(Text("Passwords are not used [1]."), ToolCall("highlight_passage", {"passage": 1}))
+    model.add(Text("Done: highlighted."))
+    settings = {
+        "model_provider": "openai",
+        "openai_api_key": "sk-fake",
+        "openai_base_url": base_url,
+    }
+    with chat_service(store_url, retrieval_url, **settings) as (url, _):
+        chat = connect(url, new_user())
+        reply = await chat.create("Highlight where passwords are explained")
+        call = reply.items("client_tool_call")[0]
+        assert call.status == "pending" and call.arguments["passage"] == 1
+        assert len(model.requests) == 2  # the run stopped at the client tool
+        done = await chat.post(
+            {
+                "type": "threads.add_client_tool_output",
+                "params": {"thread_id": reply.thread_id, "result": {"ok": True}},
+            }
+        )
+        assert done.text == "Done: highlighted."
+        continued = model.requests[2]
+        assert continued["previous_response_id"] == model.response_ids[1]
+        assert continued["input"] == [
+            {"type": "function_call_output", "call_id": call.call_id, "output": '{"ok": true}'}
+        ]
+
+
+async def test_reused_response_message_ids_do_not_overwrite(
+    fake: tuple[FakeOpenAI, str],
+    store_url: str,
+    retrieval_url: str,
+    database_url: str,
+    connect: Any,
+) -> None:
+    model, base_url = fake
+    model.add(Text("First.", message_id="msg_same"))
+    model.add(Text("Second.", message_id="msg_same"))
+    settings = {
+        "model_provider": "openai",
+        "openai_api_key": "sk-fake",
+        "openai_base_url": base_url,
+    }
+    with chat_service(store_url, retrieval_url, **settings) as (url, _):
+        user = new_user()
+        chat = connect(url, user)
+        first = await chat.create("One?")
+        await chat.add(first.thread_id, "Two?")
+        rows = await stored_items(database_url, user, first.thread_id)
+        answers = [r for r in rows if r["type"] == "assistant_message"]
+        assert [a["content"][0]["text"] for a in answers] == ["First.", "Second."]
+        assert len({a["id"] for a in answers}) == 2 and "msg_same" not in {a["id"] for a in answers}
+
+
+async def test_chat_completions_tool_loop_and_id_remapping(
+    fake: tuple[FakeOpenAI, str],
+    store_url: str,
+    retrieval_url: str,
+    database_url: str,
+    connect: Any,
+) -> None:
+    model, base_url = fake
+    model.add(SEARCH)
+    model.add(Text("A magic link expires after ten minutes [1]."))
+    model.add(Text("Workspaces are made from the dashboard."))
+    settings = {
+        "model_provider": "openai-compatible",
+        "openai_base_url": base_url,
+        "model": "llama-local",
+    }
+    with chat_service(store_url, retrieval_url, **settings) as (url, _):
+        user = new_user()
+        chat = connect(url, user)
+        first = await chat.create("How long is a magic link valid?", READER)
+        assert not first.of_type("error"), first.events
+        answer = first.items("assistant_message")[0]
+        assert answer.content[0].annotations[0].source.url.startswith("/book/01-start/")
+        assert answer.id != "__fake_id__"
+        await chat.add(first.thread_id, "How do I create a workspace?")
+
+        assert set(model.paths) == {"/v1/chat/completions"}
+        tool_turn = model.requests[1]["messages"]
+        assert tool_turn[0]["role"] == "system" and "book" in tool_turn[0]["content"]
+        tool_messages = [m for m in tool_turn if m["role"] == "tool"]
+        assert "magic link" in tool_messages[0]["content"]
+        history = json.dumps(model.requests[2]["messages"])
+        assert "ten minutes [1]" in history  # full history, no response chaining here
+
+        rows = await stored_items(database_url, user, first.thread_id)
+        answers = [r for r in rows if r["type"] == "assistant_message"]
+        assert len(answers) == 2 and len({a["id"] for a in answers}) == 2
+        assert all(a["id"].startswith("msg_") for a in answers)

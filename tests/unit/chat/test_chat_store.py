@@ -1,0 +1,101 @@
+"""`ChatStore`: keyed ids, the written-behind sources card, and the newest-items cache."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import pytest
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+    WidgetItem,
+)
+
+from services.chat.chat_store import ChatStore
+from services.chat.context import RequestContext
+from services.chat.memory_store import MemoryStore
+from services.chat.widgets import sources_card
+from tests.unit.chat.conftest import BOOK_HITS
+
+NOW = datetime(2026, 1, 1)
+
+
+class SlowStore(MemoryStore):
+    """A memory store whose item writes take real time (and can fail), counting reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_widgets = False
+        self.reads = 0
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        await asyncio.sleep(0.02)
+        if self.fail_widgets and isinstance(item, WidgetItem):
+            raise RuntimeError("store down")
+        await super().add_thread_item(thread_id, item, context)
+
+    async def load_thread_items(self, *args: Any, **kwargs: Any) -> Page[ThreadItem]:
+        self.reads += 1
+        return await super().load_thread_items(*args, **kwargs)
+
+
+def widget(n: int) -> WidgetItem:
+    card = sources_card({1: BOOK_HITS[0]})
+    return WidgetItem(id=f"w{n}", thread_id="thr", created_at=NOW, widget=card)
+
+
+def answer(n: int) -> AssistantMessageItem:
+    content = [AssistantMessageContent(text=f"answer {n}")]
+    return AssistantMessageItem(id=f"a{n}", thread_id="thr", created_at=NOW, content=content)
+
+
+@pytest.fixture
+async def setup() -> tuple[SlowStore, ChatStore, RequestContext]:
+    inner = SlowStore()
+    ctx = RequestContext(user_id="u")
+    await inner.save_thread(ThreadMetadata(id="thr", created_at=NOW), ctx)
+    return inner, ChatStore(inner), ctx
+
+
+async def test_card_write_does_not_block_and_keeps_thread_order(setup: Any) -> None:
+    inner, store, ctx = setup
+    started = asyncio.get_running_loop().time()
+    await store.add_thread_item("thr", widget(1), ctx)
+    assert asyncio.get_running_loop().time() - started < 0.01  # returned before the write
+    await store.add_thread_item("thr", answer(1), ctx)  # waits for the card first
+    page = await inner.load_thread_items("thr", None, 10, "asc", ctx)
+    assert [i.id for i in page.data] == ["w1", "a1"]
+
+
+async def test_failed_card_write_fails_the_next_store_call(setup: Any) -> None:
+    inner, store, ctx = setup
+    inner.fail_widgets = True
+    await store.add_thread_item("thr", widget(1), ctx)
+    with pytest.raises(RuntimeError, match="store down"):
+        await store.add_thread_item("thr", answer(1), ctx)
+
+
+async def test_newest_items_are_reused_until_a_write(setup: Any) -> None:
+    inner, store, ctx = setup
+    store.prime(ctx, "thr", [answer(2), answer(1)], complete=True)
+    page = await store.load_thread_items("thr", None, 2, "desc", ctx)
+    assert [i.id for i in page.data] == ["a2", "a1"] and page.has_more is False
+    assert inner.reads == 0
+    await store.add_thread_item("thr", answer(3), ctx)
+    await store.load_thread_items("thr", None, 2, "desc", ctx)
+    assert inner.reads == 1
+
+
+async def test_keyed_ids_are_handed_out_once(setup: Any) -> None:
+    _, store, ctx = setup
+    ctx.thread_id_override, ctx.message_id_override = "thr_k1", "msg_k1"
+    thread = ThreadMetadata(id="thr_k1", created_at=NOW)
+    assert store.generate_thread_id(ctx) == "thr_k1"
+    assert store.generate_item_id("message", thread, ctx) == "msg_k1"
+    assert store.generate_thread_id(ctx) != "thr_k1"
+    assert store.generate_item_id("message", thread, ctx) != "msg_k1"
