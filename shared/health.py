@@ -30,6 +30,8 @@ def readyz_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     """A `/readyz` handler running every check concurrently, each with a timeout."""
 
+    last_failed: dict[str, str] = {}
+
     async def readyz(request: Request) -> Response:
         async def run(name: str, check: ReadinessCheck) -> tuple[str, str | None]:
             try:
@@ -40,8 +42,14 @@ def readyz_endpoint(
 
         results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
         failed = {name: problem for name, problem in results if problem}
+        if failed.keys() != last_failed.keys():  # log changes, not every probe
+            if failed:
+                logger.warning("not ready: %s", failed)
+            else:
+                logger.info("ready")
+            last_failed.clear()
+            last_failed.update(failed)
         if failed:
-            logger.warning("not ready: %s", failed)
             return error_response(
                 503,
                 "Not ready: " + ", ".join(sorted(failed)),

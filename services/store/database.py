@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -49,8 +50,23 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     return server.get_uri(), server
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    # pgserver stops the server when the last process listed as holding it lets go.
+    # A process that was killed never lets go, and the server would then outlive
+    # every later run: drop the ones that no longer exist.
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -110,7 +126,12 @@ class Database:
         return cls(pool, embedded, reconnect_window_s)
 
     async def close(self) -> None:
+        """Close the pool; stop the embedded server if this was its last user."""
         await self.pool.close()
+        if self._embedded is not None:
+            # Not left to atexit: uvicorn ends with the signal it got, and atexit
+            # handlers don't run then.
+            await asyncio.to_thread(self._embedded.cleanup)
 
     async def run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `operation`; if its connection died, run it once more on a fresh one.
