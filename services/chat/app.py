@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from services.chat.attachments import AttachmentsUnavailable
 from services.chat.context import ReaderContext, RequestContext, SearchBackend
 from services.chat.models.providers import ModelChoice, choose_model, configure_tracing
 from services.chat.replay import Existing, duplicate_of, replay
@@ -32,6 +33,7 @@ from services.chat.store_client import HttpStore, StoreRequestError, StoreUnavai
 from shared.api import ApiRoute
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
 from shared.http import service_client
 from shared.logs import current_request_id
@@ -143,6 +145,8 @@ async def chatkit_endpoint(request: Request) -> Response:
             raise ApiError(404, str(exc) or "Not found.") from None
         except StoreUnavailable:
             raise ApiError(503, "The store is unavailable; retry shortly.") from None
+        except AttachmentsUnavailable as exc:
+            raise ApiError(400, str(exc)) from None
         except NotImplementedError as exc:
             raise ApiError(501, str(exc).split(". ")[0] + ".", code="not_implemented") from None
         except RuntimeError as exc:  # e.g. attachments without an attachment store
@@ -207,7 +211,12 @@ def _request_context(request: Request) -> RequestContext:
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER) or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters.")
-    return RequestContext(user_id=user_id, request_id=current_request_id(), idempotency_key=key)
+    return RequestContext(
+        user_id=user_id,
+        request_id=current_request_id(),
+        idempotency_key=key,
+        gateway_url=request.headers.get(GATEWAY_URL_HEADER) or None,
+    )
 
 
 def _parse(body: bytes) -> ChatKitReq:

@@ -30,6 +30,8 @@ class RequestContext:
     request_id: str | None = None
     reader: ReaderContext = field(default_factory=ReaderContext)
     idempotency_key: str | None = None
+    gateway_url: str | None = None
+    """Public URL of the gateway that forwarded the request (upload links point there)."""
     keyed_thread_id: str | None = None
     """Thread of a keyed submission (see `idempotency.py`)."""
     keyed_message_id: str | None = None

@@ -33,6 +33,7 @@ from chatkit.types import (
 from pydantic import ValidationError
 
 from services.chat.agent import build_agent
+from services.chat.attachments import GatewayAttachmentStore
 from services.chat.cancellation import finish_shielded
 from services.chat.chat_store import ChatStore
 from services.chat.citations import annotate
@@ -88,7 +89,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
         model: ModelChoice,
         settings: ChatSettings,
     ) -> None:
-        super().__init__(ChatStore(store))
+        super().__init__(ChatStore(store), attachment_store=GatewayAttachmentStore())
         self.chat_store: ChatStore = self.store  # type: ignore[assignment]
         self.search = search
         self.model = model
