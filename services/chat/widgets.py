@@ -8,6 +8,7 @@ a `DynamicWidgetRoot` (read back from the store, it validates as the equivalent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,27 @@ class MorePayload(BaseModel):
     shown: list[str] = Field(default_factory=list, max_length=200)
 
 
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_BLOCK_MARK = re.compile(r"^\s*(?:#{1,6}|>|[-*+])\s+", re.M)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M)
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown as the text it reads as: the card's Text components are not Markdown."""
+    text = _TABLE_RULE.sub("", _LINK.sub(r"\1", markdown))
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("|") and line.endswith("|") and len(line) > 1:
+            line = " · ".join(cell.strip() for cell in line[1:-1].split("|"))
+        lines.append(line)
+    return _EMPHASIS.sub("", _BLOCK_MARK.sub("", "\n".join(lines)))
+
+
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """The start of a passage, cut at a word boundary."""
-    text = " ".join(text.split())
+    """The start of a passage as plain text, cut at a word boundary."""
+    text = " ".join(plain_text(text).split())
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,4 +1,8 @@
-"""A running stack for browser tests: store, the test ChatKit upstream and the gateway.
+"""Running stacks for browser tests.
+
+`page` is the web client in front of the test ChatKit upstream (scripted answers) and
+the real store; `stack_page` is the web client on the real platform (`tests.support.stack`:
+store, retrieval, chat with the offline model, gateway, as processes).
 
 Browser tests need Playwright's Python package and a Chromium binary; without them
 they are skipped with the reason. Install (Debian): `apt-get install -y chromium` and
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +25,12 @@ from tests.integration.gateway.conftest import gateway_settings
 from tests.integration.gateway.upstream import Control
 from tests.integration.gateway.upstream import create_app as create_upstream
 from tests.support.servers import serve
+from tests.support.stack import Stack, platform
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+TOKEN_DELAY_MS = 25
+"""The offline model's pause per streamed token: answers take seconds, so they can be stopped."""
 
 
 def chromium_path() -> str | None:
@@ -52,6 +60,14 @@ def stack_url(store_url: str, e2e_control: Control) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def full_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real platform, its chat service on the offline model with a per-token delay."""
+    tmp = tmp_path_factory.mktemp("full-stack")
+    with platform(tmp, database_url=database_url, token_delay_ms=TOKEN_DELAY_MS) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
     try:
         from playwright.async_api import async_playwright
@@ -68,10 +84,11 @@ async def browser() -> AsyncIterator[Any]:
             await browser.close()
 
 
-@pytest.fixture
-async def page(browser: Any, stack_url: str) -> AsyncIterator[Any]:
-    """A fresh browser context (a new anonymous user) on the web client."""
-    context = await browser.new_context(base_url=stack_url, viewport={"width": 1400, "height": 900})
+@asynccontextmanager
+async def open_client(browser: Any, base_url: str) -> AsyncIterator[Any]:
+    """A fresh browser context (a new anonymous user) on the web client; fails the test
+    on any JavaScript error the page raised."""
+    context = await browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -82,3 +99,17 @@ async def page(browser: Any, stack_url: str) -> AsyncIterator[Any]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+async def page(browser: Any, stack_url: str) -> AsyncIterator[Any]:
+    """The web client in front of the test upstream."""
+    async with open_client(browser, stack_url) as page:
+        yield page
+
+
+@pytest.fixture
+async def stack_page(browser: Any, full_stack: Stack) -> AsyncIterator[Any]:
+    """The web client on the real platform."""
+    async with open_client(browser, full_stack.gateway) as page:
+        yield page

@@ -111,13 +111,11 @@ export class BookView {
     const page = documentId || (target && pageFromPath(target.pathname));
     if (!page || !(await this.open(page))) return { highlighted: false, reason: "page not found" };
     for (const old of this.article.querySelectorAll("mark.passage")) old.replaceWith(...old.childNodes);
+    this.article.normalize();
     const range = text ? findText(this.article, text) : null;
     if (range) {
-      const mark = document.createElement("mark");
-      mark.className = "passage";
-      mark.append(range.extractContents());
-      range.insertNode(mark);
-      mark.scrollIntoView({ block: "center" });
+      const marks = markRange(range);
+      marks[0].scrollIntoView({ block: "center" });
       return { highlighted: true, page };
     }
     const anchor = target ? decodeURIComponent(target.hash.slice(1)) : "";
@@ -178,16 +176,38 @@ function plain(markdown) {
     .trim();
 }
 
+/** Wrap the text of `range` in `<mark class="passage">`, one per text node, so a passage
+ * running over several paragraphs or list items keeps the page's structure. */
+function markRange(range) {
+  const walker = document.createTreeWalker(range.commonAncestorContainer, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let node = walker.currentNode; node; node = walker.nextNode()) {
+    if (node.nodeType === Node.TEXT_NODE && range.intersectsNode(node)) texts.push(node);
+  }
+  const marks = [];
+  for (const node of texts) {
+    const start = node === range.startContainer ? range.startOffset : 0;
+    const end = node === range.endContainer ? range.endOffset : node.data.length;
+    if (!node.data.slice(start, end).trim()) continue; // whitespace between blocks
+    const middle = node.splitText(start);
+    middle.splitText(end - start);
+    const mark = document.createElement("mark");
+    mark.className = "passage";
+    middle.replaceWith(mark);
+    mark.append(middle);
+    marks.push(mark);
+  }
+  return marks;
+}
+
 /** A Range over the first occurrence of `needle` in `root`'s text (whitespace-insensitive). */
 function findText(root, needle) {
-  const wanted = plain(needle).slice(0, 120).toLowerCase();
+  const wanted = plain(needle).slice(0, 120).toLowerCase(); // enough to find where it starts
   if (!wanted) return null;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  const nodes = [];
   let flat = "";
   const map = []; // flat index -> [node, offset]
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    nodes.push(node);
     for (let i = 0; i < node.data.length; i++) {
       const ch = /\s/.test(node.data[i]) ? " " : node.data[i].toLowerCase();
       if (ch === " " && flat.endsWith(" ")) continue;
@@ -198,7 +218,15 @@ function findText(root, needle) {
   let at = flat.indexOf(wanted);
   if (at < 0) at = flat.indexOf(wanted.slice(0, 60));
   if (at < 0) return null;
-  const length = flat.indexOf(wanted) === at ? wanted.length : Math.min(60, wanted.length);
+  // Extend over as much of the passage as the page shows in one run, ending on a word.
+  const whole = plain(needle).toLowerCase();
+  let length = 0;
+  while (at + length < flat.length && length < whole.length && flat[at + length] === whole[length]) length++;
+  // The passage may be cut mid-word (the tool sends its start): stop at the last whole word.
+  if (/\w/.test(flat[at + length] || "") && /\w/.test(flat[at + length - 1])) {
+    const space = flat.lastIndexOf(" ", at + length);
+    if (space > at) length = space - at;
+  }
   const [startNode, startOffset] = map[at];
   const [endNode, endOffset] = map[Math.min(at + length, map.length) - 1];
   const range = document.createRange();

@@ -3,7 +3,10 @@
 // manages threads (list, reopen, rename, delete) with native ChatKit requests.
 
 import { ApiError, call, stream, userInput } from "./api.js";
+import { icon, iconButton } from "./icons.js";
+import { appendMarkdown } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
+import { renderWidget } from "./widgets.js";
 
 export class ChatPanel {
   constructor(els, book) {
@@ -56,6 +59,7 @@ export class ChatPanel {
     const selected = this.book.selection;
     const metadata = { page_context: this.book.pageContext, selected_text: selected || null };
     const input = userInput(text, selected);
+    this.pendingTitle = text;
     this.els.question.value = "";
     this.book.clearSelection();
     if (this.threadId) {
@@ -93,6 +97,7 @@ export class ChatPanel {
       this.#setBusy(false);
       this.#progress(null);
       for (const state of this.items.values()) state.el?.classList.remove("streaming");
+      this.refreshThreads(); // titles are given when an answer ends (or is stopped)
     }
     if (pendingTool) await this.#runClientTool(pendingTool);
   }
@@ -103,7 +108,8 @@ export class ChatPanel {
     switch (event.type) {
       case "thread.created":
         this.threadId = event.thread.id;
-        this.#title(event.thread.title);
+        // The server names the thread from the question once the answer is done.
+        this.#title(event.thread.title || this.pendingTitle);
         this.refreshThreads();
         return null;
       case "thread.updated":
@@ -129,7 +135,7 @@ export class ChatPanel {
         this.#update(event.item_id, event.update);
         return null;
       case "progress_update":
-        this.#progress(event.text);
+        this.#progress(event.text, event.icon);
         return null;
       case "notice":
         this.#notice(event.message, event.level === "danger" ? "error" : "info");
@@ -164,7 +170,7 @@ export class ChatPanel {
         state = { el: bubble("assistant"), parts: [] };
         state.body = document.createElement("div");
         state.body.className = "text";
-        state.sources = document.createElement("ol");
+        state.sources = document.createElement("ul");
         state.sources.className = "sources";
         state.el.append(state.body, state.sources, feedback(item));
         this.#append(item.id, state);
@@ -176,17 +182,20 @@ export class ChatPanel {
       return;
     }
     if (item.type === "widget") {
-      state?.el?.remove();
       const el = bubble("widget");
       el.append(this.#widget(item.widget, item.id));
-      this.#append(item.id, { el });
+      if (state?.el?.isConnected) {
+        state.el.replaceWith(el); // an update keeps its place in the conversation
+        this.items.set(item.id, { el });
+      } else {
+        this.#append(item.id, { el });
+      }
       return;
     }
     if (item.type === "client_tool_call") {
-      if (state) return;
-      const el = bubble("tool");
-      el.textContent = item.name === "highlight_passage" ? "Showing the passage in the book…" : `Tool: ${item.name}`;
-      this.#append(item.id, { el });
+      const el = state?.el || bubble("tool");
+      el.textContent = toolLabel(item);
+      if (!state) this.#append(item.id, { el });
     }
     // hidden context, end of turn, tasks: nothing to show
   }
@@ -219,8 +228,8 @@ export class ChatPanel {
 
   /** Text with citation markers linked to their sources, and the list of sources below. */
   #paint(state) {
-    const numbers = new Map(); // url -> citation number
-    const sources = [];
+    const numbers = new Map(); // source key -> citation number given when none was written
+    const sources = new Map(); // source key -> {source, labels}
     state.body.replaceChildren();
     for (const part of state.parts) {
       const marks = part.annotations
@@ -228,78 +237,55 @@ export class ChatPanel {
         .map((a) => ({ at: a.index ?? part.text.length, source: a.source }))
         .sort((a, b) => a.at - b.at);
       let cursor = 0;
+      let queued = []; // the rest of a written "[1, 3]", for the marks at the same place
       const paragraph = document.createElement("p");
       for (const mark of marks) {
         const key = sourceHref(mark.source) || mark.source.title;
-        if (!numbers.has(key)) {
-          numbers.set(key, numbers.size + 1);
-          sources.push(mark.source);
+        if (!numbers.has(key)) numbers.set(key, numbers.size + 1);
+        const end = Math.max(cursor, Math.min(mark.at, part.text.length));
+        let label;
+        if (queued.length && end === cursor) {
+          label = `[${queued.shift()}]`;
+        } else {
+          // The model usually wrote "[n]" right before the mark (n numbers the passage, as
+          // in the sources card): that text becomes the link. Otherwise number it here.
+          const before = part.text.slice(cursor, end);
+          const written = /\[(\d+(?:\s*,\s*\d+)*)\]$/.exec(before);
+          queued = written ? written[1].split(/\s*,\s*/) : [];
+          label = written ? `[${queued.shift()}]` : `[${numbers.get(key)}]`;
+          appendMarkdown(paragraph, written ? before.slice(0, -written[0].length) : before);
         }
-        let end = Math.min(mark.at, part.text.length);
-        // The model may already have written "[n]" right before the mark: link that instead.
-        const written = /\[(\d+)\]$/.exec(part.text.slice(cursor, end));
-        const label = written ? written[0] : `[${numbers.get(key)}]`;
-        if (written) end -= written[0].length;
-        appendText(paragraph, part.text.slice(cursor, end));
         paragraph.append(citation(mark.source, label));
-        cursor = written ? end + written[0].length : end;
+        cursor = end;
+        const entry = sources.get(key) || { source: mark.source, labels: [] };
+        if (!entry.labels.includes(label)) entry.labels.push(label);
+        sources.set(key, entry);
       }
-      appendText(paragraph, part.text.slice(cursor));
+      appendMarkdown(paragraph, part.text.slice(cursor));
       state.body.append(paragraph);
     }
-    state.sources.replaceChildren(...sources.map((source) => {
+    state.sources.replaceChildren(...[...sources.values()].map(({ source, labels }) => {
       const li = document.createElement("li");
-      li.append(citation(source, source.title || sourceHref(source) || "source"));
+      const name = [source.title, source.description?.split(" / ").slice(1).join(" / ")]
+        .filter(Boolean)
+        .join(" — ");
+      li.append(citation(source, `${labels.join("")} ${name || sourceHref(source) || "source"}`));
       return li;
     }));
     this.els.messages.scrollTop = this.els.messages.scrollHeight;
   }
 
-  /** A ChatKit widget rendered generically (cards, rows, text, buttons with actions). */
+  /** A ChatKit widget; its actions are sent back as `threads.custom_action`. */
   #widget(node, itemId) {
-    const children = (node.children || []).map((child) => this.#widget(child, itemId));
-    let el;
-    switch (node.type) {
-      case "Title":
-        el = document.createElement("h4");
-        el.textContent = node.value;
-        return el;
-      case "Text":
-      case "Markdown":
-      case "Label":
-        el = document.createElement("p");
-        el.textContent = node.value;
-        return el;
-      case "Caption":
-        el = document.createElement("small");
-        el.textContent = node.value;
-        return el;
-      case "Divider":
-        return document.createElement("hr");
-      case "Icon":
-        return document.createDocumentFragment();
-      case "Button":
-        el = document.createElement("button");
-        el.type = "button";
-        el.textContent = node.label || "…";
-        el.disabled = Boolean(node.disabled) || !node.onClickAction;
-        el.addEventListener("click", async () => {
-          if (!this.threadId || this.busy) return;
-          el.disabled = true;
-          await this.run("threads.custom_action", {
-            thread_id: this.threadId,
-            item_id: itemId,
-            action: node.onClickAction,
-          });
-        });
-        return el;
-      default:
-        el = document.createElement("div");
-        el.className = `w-${String(node.type || "box").toLowerCase()}`;
-        if (typeof node.value === "string") el.textContent = node.value;
-        el.append(...children);
-        return el;
-    }
+    return renderWidget(node, {
+      onAction: async (action, el) => {
+        if (!this.threadId || this.busy) {
+          el.disabled = false;
+          return;
+        }
+        await this.run("threads.custom_action", { thread_id: this.threadId, item_id: itemId, action });
+      },
+    });
   }
 
   async #runClientTool(item) {
@@ -310,9 +296,12 @@ export class ChatPanel {
       } catch (error) {
         result = { highlighted: false, reason: String(error) };
       }
+      result.ok = result.highlighted; // the agent reads `ok` / `error`
+      if (!result.ok) result.error = result.reason || "not highlighted";
     } else {
       result = { error: `unknown client tool ${item.name}` };
     }
+    this.#render({ ...item, status: "completed", output: result }, false);
     await this.run("threads.add_client_tool_output", { thread_id: item.thread_id, result });
   }
 
@@ -351,13 +340,11 @@ export class ChatPanel {
     const open = document.createElement("button");
     open.type = "button";
     open.className = "open";
-    open.textContent = thread.title || "Untitled conversation";
+    // A thread stopped before its first answer ended may not have its title saved yet.
+    const current = thread.id === this.threadId ? this.els.threadTitle.textContent : null;
+    open.textContent = thread.title || current || "Untitled conversation";
     open.addEventListener("click", () => this.open(thread.id));
-    const rename = document.createElement("button");
-    rename.type = "button";
-    rename.className = "rename";
-    rename.title = "Rename";
-    rename.textContent = "✎";
+    const rename = iconButton("pencil", "Rename", "rename");
     rename.addEventListener("click", async () => {
       const title = prompt("New title", thread.title || "");
       if (!title) return;
@@ -365,11 +352,7 @@ export class ChatPanel {
       if (thread.id === this.threadId) this.#title(title);
       this.refreshThreads();
     });
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "delete";
-    remove.title = "Delete";
-    remove.textContent = "🗑";
+    const remove = iconButton("trash", "Delete", "delete");
     remove.addEventListener("click", async () => {
       if (!confirm(`Delete “${thread.title || "Untitled conversation"}”?`)) return;
       await call("threads.delete", { thread_id: thread.id });
@@ -408,9 +391,10 @@ export class ChatPanel {
     this.els.threadTitle.textContent = title || "Untitled conversation";
   }
 
-  #progress(text) {
+  #progress(text, name) {
     this.els.progress.hidden = !text;
-    this.els.progress.textContent = text || "";
+    this.els.progress.replaceChildren();
+    if (text) this.els.progress.append(icon(name) || icon("info"), text);
   }
 
   #notice(message, level, requestId) {
@@ -433,12 +417,12 @@ function bubble(kind) {
   return el;
 }
 
-function appendText(parent, text) {
-  const lines = text.split("\n");
-  lines.forEach((line, i) => {
-    if (i) parent.append(document.createElement("br"));
-    if (line) parent.append(document.createTextNode(line));
-  });
+function toolLabel(item) {
+  if (item.name !== "highlight_passage") return `Tool: ${item.name}`;
+  if (item.status === "pending") return "Showing the passage in the book…";
+  return item.output?.highlighted === false
+    ? "Could not highlight the passage in the book."
+    : "Highlighted the passage in the book.";
 }
 
 function sourceHref(source) {
@@ -459,11 +443,11 @@ function citation(source, label) {
 function feedback(item) {
   const box = document.createElement("div");
   box.className = "feedback";
-  for (const [kind, label] of [["positive", "👍"], ["negative", "👎"]]) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = label;
-    button.title = kind === "positive" ? "This helped" : "This did not help";
+  for (const [kind, name, label] of [
+    ["positive", "thumbs-up", "This helped"],
+    ["negative", "thumbs-down", "This did not help"],
+  ]) {
+    const button = iconButton(name, label, kind);
     button.addEventListener("click", async () => {
       await call("items.feedback", { thread_id: item.thread_id, item_ids: [item.id], kind });
       box.textContent = "Thanks for the feedback.";
