@@ -12,9 +12,6 @@ conversation of its own, timed from sending the request to the first
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -25,15 +22,16 @@ from typing import Any
 
 import httpx
 
+from bench.config import scaled
+from bench.monolith.process import OFFLINE, monolith_process
 from bench.stats import Row, latency_rows
 from tests.support.postgres import admin_url, fresh_database
 from tests.support.processes import running
-from tests.support.servers import free_port
 
-N_SEQUENTIAL = int(os.environ.get("BENCH_CHAT_N", "100"))
+N_SEQUENTIAL = scaled(100, 10, "BENCH_CHAT_N")
 CONCURRENCY = 32
-PER_WORKER = int(os.environ.get("BENCH_CHAT_PER_WORKER", "6"))
-WARMUP = 10
+PER_WORKER = scaled(6, 1, "BENCH_CHAT_PER_WORKER")
+WARMUP = scaled(10, 2)
 CORPUS = "bench"
 DELTA = b'"assistant_message.content_part.text_delta"'
 QUESTIONS = [
@@ -58,8 +56,6 @@ BOOK = {
     "the scope menu next to the search box. The full-book scope still ranks passages from "
     "your chapter first.\n",
 }
-# The model must never leave this machine, whatever the caller's environment holds.
-OFFLINE = {"CHAT_MODEL_PROVIDER": "offline", "OPENAI_API_KEY": "", "CHAT_OPENAI_API_KEY": ""}
 
 
 def _write_book(root: Path) -> Path:
@@ -126,36 +122,6 @@ async def _measure(url: str) -> dict[str, list[float]]:
 
 
 @contextmanager
-def _monolith(book: Path, data: Path) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "bench.monolith", "--port", str(port)]
-    command += ["--book", str(book), "--data", str(data), "--corpus", CORPUS]
-    env = {**os.environ, **OFFLINE, "CHAT_OFFLINE_TOKEN_DELAY_MS": "0", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the monolith exited with {process.returncode}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the monolith did not become ready")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@contextmanager
 def _services(book: Path, data: Path) -> Iterator[str]:
     with ExitStack() as stack:
         admin = stack.enter_context(admin_url())
@@ -191,8 +157,8 @@ def main() -> list[Row]:
         book = _write_book(root / "book")
         with _services(book, root / "index-services") as url:
             services = asyncio.run(_measure(url))
-        with _monolith(book, root / "index-monolith") as url:
-            monolith = asyncio.run(_measure(url))
+        with monolith_process(book, root / "index-monolith", CORPUS) as mono:
+            monolith = asyncio.run(_measure(mono.url))
     g = "chat"
     return [
         *latency_rows(
@@ -204,7 +170,7 @@ def main() -> list[Row]:
         ),
         *latency_rows(
             g,
-            "first text delta, 32 concurrent, services vs 1 process",
+            f"first text delta, {CONCURRENCY} concurrent, services vs 1 process",
             services["c32"],
             monolith["c32"],
             "p50 within 1.5x",

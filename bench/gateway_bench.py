@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,15 +22,16 @@ from contextlib import contextmanager
 import aiohttp
 import httpx
 
+from bench.config import scaled
 from bench.stats import Row, percentile
 from tests.integration.gateway.upstream import _CANNED
 from tests.support.processes import running
 from tests.support.servers import free_port
 
 EVENT_BYTES = len(_CANNED)
-SINGLE_EVENTS = int(os.environ.get("BENCH_GATEWAY_EVENTS", "200000"))
-FANOUT, FANOUT_EVENTS = 50, int(os.environ.get("BENCH_GATEWAY_FANOUT_EVENTS", "10000"))
-PACED, PACED_EVENTS, PACED_INTERVAL_MS = 500, 40, 100
+SINGLE_EVENTS = scaled(200_000, 20_000, "BENCH_GATEWAY_EVENTS")
+FANOUT, FANOUT_EVENTS = 50, scaled(10_000, 1_000, "BENCH_GATEWAY_FANOUT_EVENTS")
+PACED, PACED_EVENTS, PACED_INTERVAL_MS = 500, scaled(40, 10), 100
 
 
 def _body(events: int, interval_ms: int = 0) -> bytes:

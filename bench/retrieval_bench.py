@@ -1,5 +1,6 @@
-"""Retrieval benchmark: search latency at 20,000 chunks through the HTTP API, the embedding
-cache hit path, ingest throughput with the local model, and the cache hit rate.
+"""Retrieval benchmark: search latency at 20,000 chunks through the HTTP API with and
+without the query's embedding cached, the embedding cache hit path, ingest throughput with
+the local model, and the cache hit rate.
 
     python -m bench.retrieval_bench
 
@@ -7,7 +8,8 @@ The 20,000-chunk index holds the demo book's real chunks plus synthetic ones (ve
 perturbed from real ones, text reshuffled from real sentences), since embedding 20,000
 chunks on two cores takes minutes; search cost depends on the count, not on the meaning.
 Baselines measured in the same run: the same search through qdrant-client's local mode
-(in-process, no HTTP), the Redis hit path against the in-process LRU, and the provider.
+(in-process, no HTTP), the uncached search (every query new: the local model embeds it)
+against the cached one, the Redis hit path against the in-process LRU, and the provider.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ import httpx
 import numpy as np
 import redis
 
+from bench.config import scaled
 from bench.stats import Row, latency_rows
 from services.retrieval.cache import CachedEmbedder, RedisVectors
 from services.retrieval.chunking import chunk_document, chunk_payload, point_id
@@ -41,8 +45,11 @@ from tests.support.processes import running
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "docs" / "book"
 CORPUS = "bench"
-N_POINTS = 20_000
-N_SEARCH = 400
+N_POINTS = scaled(20_000, 2_000)
+N_SEARCH = scaled(400, 40)
+N_UNCACHED = scaled(200, 20)
+N_DIRECT = scaled(500, 50)
+BOOK_PAGES = scaled(10_000, 4)  # pages of the book embedded (all but in quick runs)
 QUERY = "how much does the current chapter boost a passage?"
 
 
@@ -51,7 +58,7 @@ def _synthetic_points(embedder: LocalEmbedder, encoder: Bm25Encoder) -> list[Ind
     rng = np.random.default_rng(7)
     shuffle = random.Random(7)
     real = []
-    for path, text in book_files(BOOK):
+    for path, text in book_files(BOOK)[:BOOK_PAGES]:
         doc = parse_document(path, text)
         for chunk in chunk_document(doc):
             real.append((doc, chunk))
@@ -138,14 +145,19 @@ async def _edge_direct(path: Path, query: np.ndarray, n: int) -> list[float]:
     return samples
 
 
-def _http_latency(url: str, body: dict[str, Any], n: int) -> list[float]:
+def _http_latency(
+    url: str, body: dict[str, Any] | Callable[[int], dict[str, Any]], n: int
+) -> list[float]:
+    """Latencies (ms) of `n` searches; `body` may be a function of the call's number."""
+    make = body if callable(body) else lambda _: body
     with httpx.Client(base_url=url, timeout=30) as client:
-        for _ in range(30):
-            client.post("/v1/search", json=body).raise_for_status()
+        for i in range(30):
+            client.post("/v1/search", json=make(-1 - i)).raise_for_status()
         samples = []
-        for _ in range(n):
+        for i in range(n):
+            payload = make(i)
             started = time.perf_counter()
-            response = client.post("/v1/search", json=body)
+            response = client.post("/v1/search", json=payload)
             samples.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
     return samples
@@ -170,7 +182,7 @@ async def _cache_paths(
     via_redis = CachedEmbedder(embedder, redis=store, prefix=prefix, lru_size=0)
     await lru.embed(queries)
     await via_redis.embed(queries)
-    for _ in range(500):
+    for _ in range(N_DIRECT):
         started = time.perf_counter()
         await lru.embed(queries)
         out["lru"].append((time.perf_counter() - started) * 1000)
@@ -192,7 +204,7 @@ async def _ingest_rate(embedder: LocalEmbedder, data_dir: Path) -> tuple[int, fl
     await index.open()
     ingestor = Ingestor(CachedEmbedder(embedder, lru_size=0), index, Bm25Encoder(), settings)
     started = time.perf_counter()
-    results = await ingestor.ingest("ingest", book_files(BOOK))
+    results = await ingestor.ingest("ingest", book_files(BOOK)[:BOOK_PAGES])
     elapsed = time.perf_counter() - started
     await index.close()
     return sum(r.written for r in results), elapsed
@@ -212,9 +224,11 @@ def measure() -> dict[str, Any]:
         numbers["edge_build_s"] = asyncio.run(_build_edge(data / "edge" / "book_chunks", points))
         query = embedder.embed_sync([QUERY])[0]
         numbers["edge_direct"] = asyncio.run(
-            _edge_direct(data / "edge" / "book_chunks", query, 500)
+            _edge_direct(data / "edge" / "book_chunks", query, N_DIRECT)
         )
-        numbers["local_mode_direct"] = asyncio.run(_local_mode_baseline(points, query, 15))
+        numbers["local_mode_direct"] = asyncio.run(
+            _local_mode_baseline(points, query, scaled(15, 3))
+        )
 
         env = {
             "RETRIEVAL_DATA_DIR": str(data),
@@ -241,7 +255,14 @@ def measure() -> dict[str, Any]:
             numbers["http_boosted"] = _http_latency(service.url, boosted, N_SEARCH)
             numbers["http_chapter"] = _http_latency(service.url, chapter, N_SEARCH)
             numbers["http_boosted_3q"] = _http_latency(service.url, three, N_SEARCH)
+            # Counted before the uncached searches, which are misses by design.
             counts = _cache_counts(service.url)
+            run = uuid.uuid4().hex[:8]
+            numbers["http_uncached"] = _http_latency(
+                service.url,
+                lambda i: {**boosted, "queries": [f"{QUERY} ({run} {i})"]},
+                N_UNCACHED,
+            )
             hits = sum(v for k, v in counts.items() if 'result="hit"' in k and "memory" in k)
             total = sum(v for k, v in counts.items() if "memory" in k)
             numbers["query_cache_hit_rate"] = hits / total if total else 0.0
@@ -275,6 +296,12 @@ def main() -> list[Row]:
             n["http_chapter"],
             None,
             "p50<=5 p99<=20",
+        ),
+        *latency_rows(
+            "retrieval",
+            "HTTP boosted search, uncached embedding (vs cached)",
+            n["http_uncached"],
+            n["http_boosted"],
         ),
         *latency_rows(
             "retrieval", "HTTP boosted search, 3 phrasings (cached)", n["http_boosted_3q"], None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -117,6 +118,40 @@ def run_mode(
     }
 
 
+def evaluate(
+    book: Path,
+    eval_file: Path,
+    split: str,
+    modes: list[str],
+    rrf_k: int | None = None,
+    redis_url: str | None = None,
+) -> dict[str, Any]:
+    """`{mode: {split: {metric: value}}}` for the questions of `split`, per ranking mode.
+
+    `redis_url`: the shared embedding cache (same vectors, keyed by model and text),
+    which spares re-embedding the book on every run.
+    """
+    questions = load_questions(eval_file, split)
+    files = book_files(book)
+    embedder = LocalEmbedder()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as data_dir:
+        for mode in modes:
+            overrides = dict(MODES[mode])
+            if rrf_k:
+                overrides["rrf_k"] = rrf_k
+            settings = RetrievalSettings(
+                data_dir=Path(data_dir),
+                log_level="warning",
+                log_json=False,
+                redis_url=redis_url,
+                **overrides,
+            )
+            print(f"  mode {mode}: {len(questions)} questions over {len(files)} pages")
+            results[mode] = run_mode(mode, settings, embedder, files, questions, book)
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Print the metrics table; return `{mode: {split: {metric: value}}}`."""
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval_eval")
@@ -126,25 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--modes", default="hybrid,dense,hybrid-noboost")
     parser.add_argument("--rrf-k", type=int, default=None)
     args = parser.parse_args(argv)
-
-    questions = load_questions(args.eval, args.split)
-    files = book_files(args.book)
-    embedder = LocalEmbedder()
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as data_dir:
-        for mode in args.modes.split(","):
-            overrides = dict(MODES[mode])
-            if args.rrf_k:
-                overrides["rrf_k"] = args.rrf_k
-            settings = RetrievalSettings(
-                data_dir=Path(data_dir),
-                log_level="warning",
-                log_json=False,
-                redis_url=None,
-                **overrides,
-            )
-            print(f"mode {mode}: {len(questions)} questions over {len(files)} pages")
-            results[mode] = run_mode(mode, settings, embedder, files, questions, args.book)
+    results = evaluate(args.book, args.eval, args.split, args.modes.split(","), args.rrf_k)
 
     splits = [s for s in ("dev", "test", "all") if any(s in r for r in results.values())]
     header = f"{'mode':<16}{'split':<7}{'n':>4}{'R@5':>8}{'R@10':>8}{'nDCG@10':>9}{'MRR':>8}"
@@ -160,13 +177,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
-if __name__ == "__main__":
-    main()
-
-
 def bench_rows() -> list[Row]:
     """`make bench` rows: hybrid's quality on every split, dense-only as the baseline."""
-    results = main([])
+    book, redis_url = REPO / "docs" / "book", os.environ.get("REDIS_URL") or None
+    results = evaluate(book, EVAL_FILE, "all", ["hybrid", "dense"], redis_url=redis_url)
     rows = []
     for split in ("dev", "test", "all"):
         for metric in ("recall@5", "recall@10", "ndcg@10", "mrr"):
@@ -181,3 +195,7 @@ def bench_rows() -> list[Row]:
                 )
             )
     return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,26 +66,79 @@ def latency_rows(
     ]
 
 
-def print_table(rows: list[Row]) -> None:
-    """Print rows grouped, with the ratio to the baseline where there is one."""
-    print(f"\n{'group':<12} {'metric':<46} {'value':>10} {'baseline':>10} {'ratio':>7}  goal")
-    print("-" * 105)
+def row_key(group: str, metric: str) -> str:
+    """How a row is matched across runs."""
+    return f"{group} / {metric}"
+
+
+def change_pct(value: float, before: float | None) -> float | None:
+    """Relative change from `before` to `value`, in percent (None without a usable `before`)."""
+    return (value - before) / abs(before) * 100 if before else None
+
+
+def _number(value: float) -> str:
+    return f"{value:10.3f}" if abs(value) < 1e5 else f"{value:10.0f}"
+
+
+def _ratio(ratio: float) -> str:
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
+def format_table(rows: list[Row], previous: Mapping[str, float] | None = None) -> str:
+    """The table: each row with its ratio to the baseline and, given `previous` values
+    (by `row_key`), its change since that run."""
+    width = max([46, *(len(r.metric) for r in rows)])
+    last = "   vs last" if previous is not None else ""
+    lines = [
+        f"{'group':<12} {'metric':<{width}} {'value':>10} {'baseline':>10} {'ratio':>8}{last}"
+        "  unit / goal",
+        "-" * (width + 60 + len(last)),
+    ]
     for r in rows:
-        base = f"{r.baseline:10.3f}" if r.baseline is not None else " " * 10
-        ratio = f"{r.ratio:6.2f}x" if r.ratio is not None else " " * 7
-        print(f"{r.group:<12} {r.metric:<46} {r.value:10.3f} {base} {ratio}  {r.unit} {r.goal}")
+        base = _number(r.baseline) if r.baseline is not None else " " * 10
+        ratio = _ratio(r.ratio) if r.ratio is not None else ""
+        line = f"{r.group:<12} {r.metric:<{width}} {_number(r.value)} {base} {ratio:>8}"
+        if previous is not None:
+            before = previous.get(row_key(r.group, r.metric))
+            change = change_pct(r.value, before)
+            line += (
+                f"{'new' if before is None else '':>10}" if change is None else f"{change:+9.1f}%"
+            )
+        lines.append(f"{line}  {r.unit} {r.goal}".rstrip())
+    return "\n".join(lines)
 
 
-def save(rows: list[Row], extra: dict[str, Any] | None = None) -> None:
-    """Write the run to `bench/results/latest.json`."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+def print_table(rows: list[Row], previous: Mapping[str, float] | None = None) -> None:
+    """Print rows grouped, with the ratio to the baseline (and the change since `previous`)."""
+    print("\n" + format_table(rows, previous))
+
+
+def load_values(path: Path = RESULTS) -> tuple[str | None, dict[str, float]]:
+    """When a saved run was measured and its values by `row_key` (nothing if no file)."""
+    if not path.exists():
+        return None, {}
+    payload = json.loads(path.read_text())
+    values = {row_key(r["group"], r["metric"]): float(r["value"]) for r in payload["rows"]}
+    return payload.get("measured_at"), values
+
+
+def save(rows: list[Row], extra: dict[str, Any] | None = None, path: Path = RESULTS) -> None:
+    """Write the run to `path` (`bench/results/latest.json`); the file there before is kept
+    as `previous.json` beside it, and each row records its value in that run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, before = load_values(path)
+    if path.exists():
+        path.replace(path.with_name("previous.json"))
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
+        "rows": [
+            asdict(r) | {"ratio": r.ratio, "previous": before.get(row_key(r.group, r.metric))}
+            for r in rows
+        ],
         **(extra or {}),
     }
-    RESULTS.write_text(json.dumps(payload, indent=2))
-    print(f"\nresults written to {RESULTS}")
+    path.write_text(json.dumps(payload, indent=2))
+    print(f"\nresults written to {path}")
 
 
 def median(samples: list[float]) -> float:

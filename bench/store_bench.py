@@ -8,7 +8,6 @@ add_thread_item latency, a 50-item page deep in a 10,000-item thread vs a
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter
 
+from bench.config import scaled
 from bench.stats import Row, latency_rows, time_calls
 from services.chat.store_client import HttpStore
 from services.store.database import Database
@@ -34,9 +34,9 @@ from tests.support.processes import running
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _items: TypeAdapter[list[Any]] = TypeAdapter(list[ThreadItem])
-N_LATENCY = int(os.environ.get("BENCH_STORE_N", "400"))
+N_LATENCY = scaled(400, 40, "BENCH_STORE_N")
 WRITERS = 32
-ITEMS_PER_WRITER = 40
+ITEMS_PER_WRITER = scaled(40, 5)
 
 
 def _item(thread_id: str, n: int) -> UserMessageItem:

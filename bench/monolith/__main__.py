@@ -1,4 +1,4 @@
-"""`python -m bench.monolith --port P --book DIR --data DIR --corpus NAME`."""
+"""`python -m bench.monolith --port P --book DIR --data DIR --corpus NAME [--redis-url URL]`."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def main() -> None:
     parser.add_argument("--book", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--corpus", default="bench")
+    parser.add_argument("--redis-url", default=None, help="embedding cache, as the service's")
     args = parser.parse_args()
     chat = ChatSettings(corpus=args.corpus, log_level="warning")
-    retrieval = RetrievalSettings(data_dir=args.data, redis_url=None, log_level="warning")
+    retrieval = RetrievalSettings(
+        data_dir=args.data, redis_url=args.redis_url or None, log_level="warning"
+    )
     app = create_monolith_app(chat, retrieval, args.book, args.corpus)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
