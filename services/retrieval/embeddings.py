@@ -56,19 +56,22 @@ def local_model_path() -> str:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 (384 dims) on the CPU, loaded offline; inference runs in one thread."""
+    """all-MiniLM-L6-v2 (384 dims) on the CPU, loaded offline, run off the event loop."""
 
     dimension = 384
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, threads: int = 1) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
 
         self.model_id = "local/all-MiniLM-L6-v2"
         self.batch_size = batch_size
         self._model = SentenceTransformer(local_model_path(), device="cpu", local_files_only=True)
-        # One worker: torch already uses every core, and a queue keeps batches in order.
+        # One worker: a queue keeps batches in order; torch threads are set above.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
     def embed_sync(self, texts: list[str]) -> Vectors:
@@ -187,4 +190,6 @@ def build_embedder(settings: RetrievalSettings) -> Embedder:
             f"The local model makes {LocalEmbedder.dimension}-dim vectors; "
             f"RETRIEVAL_EMBEDDING_DIMENSIONS is {settings.embedding_dimensions}."
         )
-    return LocalEmbedder(batch_size=settings.embedding_batch_size)
+    return LocalEmbedder(
+        batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
+    )

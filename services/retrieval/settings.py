@@ -51,6 +51,9 @@ class RetrievalSettings(ServiceSettings):
     """Vector size; must match the model (384 for the local model)."""
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
     """Texts per provider call when ingesting."""
+    embedding_threads: int = Field(default=1, ge=1, le=64)
+    """CPU threads of the local model. One: measured here, torch's default (every core)
+    made a single query embed 4-40x slower whenever the other services were busy."""
     openai_base_url: str = Field(
         default="https://api.openai.com/v1",
         validation_alias=AliasChoices("RETRIEVAL_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
