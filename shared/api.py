@@ -54,11 +54,23 @@ class ApiRoute(Route):
         self.streams = streams
 
 
+# `\u0000` not itself escaped (`\\u0000` is the six characters, which is fine).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def refuse_nul(raw: bytes) -> None:
+    """400 for JSON carrying a NUL character: PostgreSQL cannot store it in text or JSONB,
+    so it must be refused where it enters, before anything is saved."""
+    if b"\x00" in raw or _NUL_ESCAPE.search(raw):
+        raise ApiError(400, "Text may not contain NUL (\\u0000) characters.")
+
+
 async def read_json(request: Request, schema: Schema) -> Any:
     """Parse the request body against `schema`: 400 for bad JSON, 422 for a contract miss."""
     raw = await request.body()
     if not raw:
         raise ApiError(400, "Request body is empty; a JSON document is required.")
+    refuse_nul(raw)
     try:
         if isinstance(schema, TypeAdapter):
             return schema.validate_json(raw)

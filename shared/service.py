@@ -75,4 +75,7 @@ def run_service(
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=30,
+        # As in the Dockerfiles: longer than the callers' pooled keep-alive (15 s), so a
+        # caller never reuses a connection the server is closing (uvicorn's default is 5 s).
+        timeout_keep_alive=20,
     )

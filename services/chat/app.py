@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,6 +15,7 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import (
     ChatKitReq,
     ErrorEvent,
+    InputTranscribeReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     is_streaming_req,
@@ -30,7 +32,7 @@ from services.chat.replay import Existing, duplicate_of, replay
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
 from services.chat.store_client import HttpStore, StoreRequestError, StoreUnavailable
-from shared.api import ApiRoute
+from shared.api import ApiRoute, refuse_nul
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
@@ -139,6 +141,7 @@ async def chatkit_endpoint(request: Request) -> Response:
             details=validation_details(exc),
         ) from None
     if not is_streaming_req(parsed):
+        _check_audio(parsed)
         try:
             result = await server.process_request(parsed, context)
         except NotFoundError as exc:
@@ -148,9 +151,11 @@ async def chatkit_endpoint(request: Request) -> Response:
         except AttachmentsUnavailable as exc:
             raise ApiError(400, str(exc)) from None
         except NotImplementedError as exc:
-            raise ApiError(501, str(exc).split(". ")[0] + ".", code="not_implemented") from None
-        except RuntimeError as exc:  # e.g. attachments without an attachment store
-            raise ApiError(501, str(exc).split(". ")[0] + ".", code="not_implemented") from None
+            # a ChatKit feature this server does not offer (e.g. `input.transcribe`):
+            # the request is fine for ChatKit but not for this deployment
+            raise ApiError(400, str(exc).split(". ")[0] + ".", code="not_supported") from None
+        except RuntimeError as exc:
+            raise ApiError(400, str(exc).split(". ")[0] + ".", code="not_supported") from None
         assert isinstance(result, NonStreamingResult)
         return Response(result.json, media_type="application/json")
 
@@ -202,6 +207,16 @@ def _prefetch_history(server: BookChatServer, thread_id: str, context: RequestCo
     context.history_prefetch = task
 
 
+def _check_audio(parsed: ChatKitReq) -> None:
+    """400 for audio the SDK could not decode (it decodes `input.transcribe` audio unchecked:
+    a bad string would be a 500)."""
+    if isinstance(parsed, InputTranscribeReq):
+        try:
+            base64.b64decode(parsed.params.audio_base64)  # as the SDK does
+        except ValueError:  # binascii.Error, or non-ASCII text
+            raise ApiError(400, "params.audio_base64 is not valid base64.") from None
+
+
 def _request_context(request: Request) -> RequestContext:
     user_id = request.headers.get(USER_ID_HEADER, "")
     if not user_id:
@@ -222,6 +237,7 @@ def _request_context(request: Request) -> RequestContext:
 def _parse(body: bytes) -> ChatKitReq:
     if not body:
         raise ApiError(400, "Request body is empty; a ChatKit request is required.")
+    refuse_nul(body)
     try:
         return _chatkit_req.validate_json(body)
     except ValidationError as exc:

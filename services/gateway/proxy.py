@@ -96,8 +96,11 @@ class ChatUpstream:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # created on first use, inside the running loop
+            # Idle connections are dropped before the chat service's own keep-alive
+            # (uvicorn --timeout-keep-alive=20) closes them: reusing one it is closing
+            # fails the request ("Can not write request body", a 502 to the browser).
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=15),
                 timeout=self.timeout,
                 auto_decompress=False,
             )

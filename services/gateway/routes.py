@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from services.gateway.proxy import UpstreamCall
 from services.gateway.rewrite import parse_native, simple_to_chatkit
 from services.gateway.state import Gateway
-from shared.api import ApiRoute, json_response
+from shared.api import ApiRoute, json_response, refuse_nul
 from shared.contracts.common import MAX_ID_LENGTH
 from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc, SimplePayload
 from shared.errors import ApiError, validation_details
@@ -37,6 +37,7 @@ async def _json_body(request: Request, limit: int) -> bytes:
         raise ApiError(413, f"Request body is larger than {limit} bytes.")
     if not raw:
         raise ApiError(400, "Request body is empty; a JSON document is required.")
+    refuse_nul(raw)
     return raw
 
 

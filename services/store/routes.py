@@ -44,6 +44,8 @@ def _path_id(request: Request, name: str) -> str:
     value: str = request.path_params[name]
     if len(value) > MAX_ID_LENGTH:
         raise ApiError(422, f"{name} is longer than {MAX_ID_LENGTH} characters.")
+    if "\x00" in value:
+        raise ApiError(422, f"{name} may not contain NUL characters.")
     return value
 
 

@@ -12,8 +12,10 @@ USER_ID_HEADER = "x-user-id"
 MAX_ID_LENGTH = 255
 """Longest id (thread, item, attachment, user) any service accepts."""
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-"""A non-empty identifier of at most `MAX_ID_LENGTH` characters."""
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00]*$")
+]
+"""A non-empty identifier of at most `MAX_ID_LENGTH` characters, without NUL (unstorable)."""
 
 
 class PageContext(BaseModel):

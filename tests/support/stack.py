@@ -1,20 +1,27 @@
 """The whole platform as four real processes, wired together, for end-to-end and fault tests.
 
 The store uses the given PostgreSQL database, retrieval indexes the demo book
-into a temporary directory, chat runs the offline model, and the gateway fronts
-them with dev auth. Every internal call carries a service token.
+into a temporary directory (or starts from a copy of an index built once with
+`build_book_index`), chat runs the offline model, and the gateway fronts them with
+dev auth. Every internal call carries a service token. A service named in
+`proxied` is reached by the others through a `TcpProxy`, for fault injection.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.servers import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 BOOK = REPO / "docs" / "book"
@@ -29,6 +36,7 @@ class Stack:
     token: str
     logs: Path
     stack: ExitStack = field(repr=False)
+    proxies: dict[str, TcpProxy] = field(default_factory=dict)
 
     @property
     def gateway(self) -> str:
@@ -60,11 +68,25 @@ def platform(
     token_delay_ms: float = 0,
     book: Path = BOOK,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
+    index_from: Path | None = None,
+    proxied: Iterable[str] = (),
+    proxy_factory: Callable[[int], TcpProxy] = TcpProxy,
 ) -> Iterator[Stack]:
-    """Start store, retrieval, chat and gateway (in that order); stop them all afterwards."""
+    """Start store, retrieval, chat and gateway (in that order); stop them all afterwards.
+
+    `index_from`: a retrieval data directory (`build_book_index`) copied in, so that
+    retrieval skips its start-up ingestion. `proxied`: services the others reach
+    through a proxy made by `proxy_factory(target_port)` (`Stack.proxies`).
+    """
     token = secrets.token_hex(16)
     ports = {name: free_port() for name in ("store", "retrieval", "chat", "gateway")}
-    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    proxies = {name: proxy_factory(ports[name]) for name in proxied}
+    base = {
+        name: proxies[name].url if name in proxies else f"http://127.0.0.1:{port}"
+        for name, port in ports.items()
+    }
+    if index_from is not None:
+        shutil.copytree(index_from, tmp / "retrieval")
     common = {"INTERNAL_TOKEN": token, "HF_HUB_OFFLINE": "1"}
     env: dict[str, dict[str, str]] = {
         "store": {"STORE_DATABASE_URL": database_url, "STORE_LOG_LEVEL": "warning"},
@@ -97,6 +119,9 @@ def platform(
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
+        for proxy in proxies.values():
+            proxy.start()
+            stack.callback(proxy.stop)
         services: dict[str, ServiceProcess] = {}
         for name in ("store", "retrieval", "chat", "gateway"):
             service = start_service(
@@ -104,7 +129,19 @@ def platform(
             )
             services[name] = service
             stack.callback(_stopper(services, name))
-        yield Stack(services, env, token, logs, stack)
+        yield Stack(services, env, token, logs, stack, proxies)
+
+
+def build_book_index(data_dir: Path, book: Path = BOOK) -> None:
+    """Ingest `book` into an embedded retrieval index under `data_dir` (the ingest CLI)."""
+    env = {**os.environ, "RETRIEVAL_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "services.retrieval.ingest", str(book), "--quiet"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def _stopper(services: dict[str, ServiceProcess], name: str) -> Callable[[], None]:
