@@ -230,7 +230,7 @@ def test_bad_uploads_get_a_clear_4xx_and_leave_the_index_unchanged(
         (
             {"corpus": CORPUS, "documents": [good, {"path": "x.md", "content": "\x00\x01" * 50}]},
             {},
-            422,
+            400,  # NUL is refused before anything else: no service can store it
         ),
         ({"corpus": CORPUS, "documents": [good, {"path": "../x.md", "content": "hi"}]}, {}, 422),
         ({"corpus": CORPUS, "documents": [good, good]}, {}, 422),
