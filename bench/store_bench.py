@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uvloop
 from chatkit.types import (
     InferenceOptions,
     Page,
@@ -197,8 +198,12 @@ def main() -> list[Row]:
     """Start PostgreSQL and a store service process, then measure both paths."""
     with admin_url() as admin, fresh_database(admin) as url:
         env = {"STORE_DATABASE_URL": url, "STORE_LOG_LEVEL": "warning", "STORE_POOL_MAX_SIZE": "20"}
-        with running("store", env) as store:
-            return asyncio.run(_run(url, store.url))
+        # The client on uvloop, as under uvicorn: the store's real caller (chat) runs on it.
+        with (
+            running("store", env) as store,
+            asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+        ):
+            return runner.run(_run(url, store.url))
 
 
 if __name__ == "__main__":
