@@ -63,7 +63,7 @@ def _synthetic_points(embedder: LocalEmbedder, encoder: Bm25Encoder) -> list[Ind
         for chunk in chunk_document(doc):
             real.append((doc, chunk))
     texts = [chunk.embedding_text() for _, chunk in real]
-    vectors = embedder.embed_sync(texts)
+    vectors = embedder.embed_sync(texts, "document")
     sentences = [s for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if len(s) > 30]
     points = []
     for (doc, chunk), vector, text in zip(real, vectors, texts, strict=True):

@@ -24,7 +24,7 @@ import httpx
 from bench.stats import Row
 from services.retrieval.app import create_app
 from services.retrieval.documents import document_id_for
-from services.retrieval.embeddings import Embedder, LocalEmbedder
+from services.retrieval.embeddings import Embedder, build_embedder
 from services.retrieval.ingest import book_files
 from services.retrieval.settings import RetrievalSettings
 from tests.support.servers import serve
@@ -133,7 +133,7 @@ def evaluate(
     """
     questions = load_questions(eval_file, split)
     files = book_files(book)
-    embedder = LocalEmbedder()
+    embedder = build_embedder(RetrievalSettings())  # the default stack, env overrides apply
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as data_dir:
         for mode in modes:

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from services.retrieval.embeddings import Embedder, Vectors
+from services.retrieval.embeddings import Embedder, Purpose, Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +150,10 @@ class CachedEmbedder:
         """Cache key of `text` for this model and dimension."""
         return self._prefix + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    async def embed(self, texts: list[str], *, use_lru: bool = True) -> Vectors:
-        """Vectors of `texts`. `use_lru=False` (bulk ingestion) keeps them out of the LRU,
-        which is for query embeddings."""
+    async def embed(self, texts: list[str], purpose: Purpose = "query") -> Vectors:
+        """Vectors of `texts`. Documents (bulk ingestion) stay out of the LRU, which is for
+        query embeddings."""
+        use_lru = purpose == "query"
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         keys = [self.key(text) for text in texts]
         lru = self.lru if use_lru else LRU(0)
@@ -192,7 +193,7 @@ class CachedEmbedder:
 
         missing = list(pending)
         first_index = [pending[key][0] for key in missing]
-        vectors = await self.inner.embed([texts[i] for i in first_index])
+        vectors = await self.inner.embed([texts[i] for i in first_index], purpose)
         EMBEDDED_TEXTS.inc(len(missing))
         self.stats["misses"] += sum(len(v) for v in pending.values())
         writes: dict[str, bytes] = {}

@@ -129,7 +129,7 @@ class Ingestor:
         for start in range(0, len(work), batch):
             part = work[start : start + batch]
             texts = [plan.chunks[i].embedding_text() for plan, i in part]
-            vectors = await self.embedder.embed(texts, use_lru=False)
+            vectors = await self.embedder.embed(texts, "document")
             points = [
                 IndexPoint(
                     id=plan.ids[i],

@@ -44,7 +44,7 @@ def retrieval_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         redis_url=None,
         internal_token=TOKEN,
     )
-    embedder = LocalEmbedder(batch_size=16)
+    embedder = LocalEmbedder()
     with serve(create_app(settings, embedder=embedder)) as url:
         import httpx
 

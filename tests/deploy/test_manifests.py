@@ -47,7 +47,6 @@ SHUTDOWN_MARGIN_S = 10
 
 # Environment variables set on our containers that no settings class reads, and why.
 PROCESS_ENV = {
-    "OMP_NUM_THREADS": "torch's thread pool, sized to the CPU limit",
     "PATH": "the image's virtualenv",
     "PYTHONPATH": "the code copied into /app",
     "PYTHONUNBUFFERED": "logs reach the container runtime at once",

@@ -29,7 +29,7 @@ def _index_key() -> str:
         if path.is_file():
             digest.update(str(path.relative_to(REPO)).encode())
             digest.update(path.read_bytes())
-    for package in ("qdrant-edge-py", "sentence-transformers"):
+    for package in ("qdrant-edge-py", "onnxruntime"):
         digest.update(importlib.metadata.version(package).encode())
     return digest.hexdigest()[:16]
 

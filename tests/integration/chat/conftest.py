@@ -81,7 +81,7 @@ def retrieval_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = RetrievalSettings(
         data_dir=root / "index", log_level="warning", log_json=False, redis_url=None
     )
-    with serve(create_retrieval(settings, embedder=LocalEmbedder(batch_size=16))) as url:
+    with serve(create_retrieval(settings, embedder=LocalEmbedder())) as url:
         body = {"corpus": CORPUS, "documents": [{"path": p, "content": c} for p, c in BOOK.items()]}
         response = httpx.post(f"{url}/v1/documents", json=body, timeout=300)
         assert response.status_code == 200, response.text

@@ -118,7 +118,7 @@ def write_book(root: Path, files: dict[str, str] | None = None) -> Path:
 @pytest.fixture(scope="session")
 def local_embedder() -> Iterator[LocalEmbedder]:
     """The bundled all-MiniLM-L6-v2, loaded once per test session."""
-    embedder = LocalEmbedder(batch_size=32)
+    embedder = LocalEmbedder()
     yield embedder
 
 

@@ -38,7 +38,7 @@ class CountingEmbedder:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    async def embed(self, texts: list[str]) -> Vectors:
+    async def embed(self, texts: list[str], purpose: str = "query") -> Vectors:
         self.calls.append(list(texts))
         return fake_vectors(texts, self.dimension)
 

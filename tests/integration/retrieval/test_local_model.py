@@ -1,0 +1,87 @@
+"""The local ONNX model against the reference implementation (sentence-transformers)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.retrieval.chunking import chunk_document
+from services.retrieval.documents import parse_document
+from services.retrieval.embeddings import LocalEmbedder
+from services.retrieval.ingest import book_files
+from services.retrieval.local_model import model_file, weights_dir
+from services.retrieval.settings import DEFAULT_MODEL_DIR
+
+BOOK = Path(__file__).resolve().parents[3] / "docs" / "book"
+
+
+@pytest.fixture(scope="module")
+def book_texts() -> list[str]:
+    """Real chunks of the demo book, as ingestion embeds them, plus reader-like queries."""
+    chunks = [
+        chunk.embedding_text()
+        for path, content in book_files(BOOK)[:12]
+        for chunk in chunk_document(parse_document(path, content))
+    ]
+    return [*chunks, "How do I run it on my laptop?", "rate limits", "é ü 中文 🙂"]
+
+
+@pytest.fixture(scope="module")
+def reference(book_texts: list[str]) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(weights_dir()), device="cpu", local_files_only=True)
+    return np.asarray(model.encode(book_texts, normalize_embeddings=True), dtype=np.float32)
+
+
+def test_fp32_matches_sentence_transformers(book_texts: list[str], reference: np.ndarray) -> None:
+    vectors = LocalEmbedder(precision="fp32").embed_sync(book_texts)
+    cosine = (vectors * reference).sum(axis=1)
+    assert vectors.shape == (len(book_texts), 384)
+    assert cosine.min() > 0.9999
+
+
+def test_int8_stays_close_to_the_reference(book_texts: list[str], reference: np.ndarray) -> None:
+    embedder = LocalEmbedder(precision="int8")
+    vectors = embedder.embed_sync(book_texts, "document")
+    cosine = (vectors * reference).sum(axis=1)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert cosine.mean() > 0.98 and cosine.min() > 0.95
+    # Queries and documents run on different sessions of the same model.
+    assert np.allclose(embedder.embed_sync(book_texts[:3], "query"), vectors[:3], atol=1e-5)
+    assert embedder.model_id != LocalEmbedder(precision="fp32").model_id
+
+
+def test_long_text_is_truncated_like_the_reference(reference: np.ndarray) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    text = "retrieval boosts the reader's chapter " * 200
+    expected = SentenceTransformer(str(weights_dir()), device="cpu").encode([text])[0]
+    got = LocalEmbedder(precision="fp32").embed_sync([text])[0]
+    assert float(np.dot(got, expected / np.linalg.norm(expected))) > 0.9999
+
+
+def test_empty_input_gives_no_rows() -> None:
+    assert LocalEmbedder().embed_sync([]).shape == (0, 384)
+
+
+def test_model_file_is_built_once() -> None:
+    built = model_file(DEFAULT_MODEL_DIR, "int8")
+    mtime = built.stat().st_mtime_ns
+    assert model_file(DEFAULT_MODEL_DIR, "int8") == built
+    assert built.stat().st_mtime_ns == mtime
+    assert not list(DEFAULT_MODEL_DIR.glob("*.partial"))
+
+
+async def test_a_query_does_not_wait_behind_a_long_ingestion(book_texts: list[str]) -> None:
+    embedder = LocalEmbedder(precision="int8")
+    bulk = asyncio.ensure_future(embedder.embed(book_texts * 20, "document"))
+    await asyncio.sleep(0.05)  # the document worker is busy now
+    query = await embedder.embed(["where is the stop button?"], "query")
+    assert query.shape == (1, 384)
+    assert not bulk.done()
+    await bulk
+    await embedder.close()
