@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from agents import (
@@ -79,6 +80,13 @@ def choose_model(settings: ChatSettings) -> ModelChoice:
             raise ModelConfigError(
                 "CHAT_MODEL_PROVIDER=litellm needs CHAT_MODEL (e.g. anthropic/claude-sonnet-4)."
             )
+        # Importing LiteLLM fetches its model cost map from GitHub, later calls may fetch other
+        # catalogs or tokenizers, and its default DEV mode loads ./.env into os.environ. Use the
+        # copies bundled with the package and leave the environment alone (an operator's own
+        # setting of these variables wins).
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+        os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
         try:
             from agents.extensions.models.litellm_model import LitellmModel
         except ImportError as exc:  # optional: litellm is a large dependency
