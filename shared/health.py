@@ -60,10 +60,12 @@ def readyz_endpoint(
     return readyz
 
 
-def health_routes(checks: Mapping[str, ReadinessCheck]) -> list[Route]:
-    """`/healthz`, `/readyz` and `/metrics`."""
-    return [
+def health_routes(checks: Mapping[str, ReadinessCheck], *, metrics: bool = True) -> list[Route]:
+    """`/healthz`, `/readyz` and (unless served apart) `/metrics`."""
+    routes = [
         Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
         Route("/readyz", readyz_endpoint(checks), methods=["GET"], include_in_schema=False),
-        Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False),
     ]
+    if metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False))
+    return routes

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Lifespan
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",
@@ -22,3 +33,26 @@ HTTP_LATENCY = Histogram(
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text exposition of this process's metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def with_metrics_listener(
+    lifespan: Lifespan[Starlette] | None, host: str, port: int
+) -> Lifespan[Starlette]:
+    """`lifespan` (one that yields no state), plus a listener serving `/metrics` on
+    `host:port` while the app runs."""
+
+    @asynccontextmanager
+    async def wrapped(app: Starlette) -> AsyncIterator[None]:
+        server, thread = start_http_server(port, addr=host)
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+
+    return wrapped

@@ -15,6 +15,7 @@ from shared.api import openapi_route
 from shared.errors import install_error_handlers
 from shared.health import ReadinessCheck, health_routes
 from shared.logs import configure_logging
+from shared.metrics import with_metrics_listener
 from shared.middleware import BodyLimitMiddleware, InternalTokenMiddleware, RequestContextMiddleware
 from shared.settings import ServiceSettings, load_settings
 
@@ -45,11 +46,15 @@ def build_app(
     app = Starlette(
         routes=[
             *routes,
-            *health_routes(readiness or {}),
+            *health_routes(readiness or {}, metrics=settings.metrics_port is None),
             openapi_route(f"{name} service", VERSION),
         ],
         middleware=middleware,
-        lifespan=lifespan,
+        lifespan=(
+            lifespan
+            if settings.metrics_port is None
+            else with_metrics_listener(lifespan, settings.host, settings.metrics_port)
+        ),
     )
     install_error_handlers(app)
     app.state.settings = settings

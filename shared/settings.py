@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     """Shared service-to-service token. When set, internal calls must carry it."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted, in bytes; larger ones get 413."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve `/metrics` on this port of `host` only, apart from the API (so a public
+    edge never exposes it). Unset: `/metrics` is on the service port."""
 
     @property
     def token(self) -> str | None:

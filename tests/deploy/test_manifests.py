@@ -248,7 +248,16 @@ def test_ports_match_the_settings_and_the_services(overlay: str) -> None:
     for service in SERVICES:
         port = service_settings(service).model_fields["port"].default
         main = container(deployment(overlay, service))
-        assert main["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        assert main["ports"][0] == {"name": "http", "containerPort": port, "protocol": "TCP"}
+        metrics = {e["name"]: e.get("value") for e in main["env"]}.get(
+            f"{service.upper()}_METRICS_PORT"
+        )
+        extra = (
+            [{"name": "metrics", "containerPort": int(metrics), "protocol": "TCP"}]
+            if metrics
+            else []
+        )
+        assert main["ports"][1:] == extra
         assert int(option(main["command"], "--port")) == port
         assert main["command"][:3] == ["uvicorn", f"services.{service}.app:create_app", "--factory"]
         svc = objects(overlay, "Service")[service]
@@ -256,7 +265,7 @@ def test_ports_match_the_settings_and_the_services(overlay: str) -> None:
         (svc_port,) = svc["spec"]["ports"]
         assert (svc_port["port"], svc_port["targetPort"]) == (port, "http")
         annotations = deployment(overlay, service)["spec"]["template"]["metadata"]["annotations"]
-        assert annotations["prometheus.io/port"] == str(port)
+        assert annotations["prometheus.io/port"] == (metrics or str(port))
 
 
 def env_of(manifest: Manifest) -> dict[str, dict[str, Any]]:
@@ -469,8 +478,24 @@ def test_network_policies_admit_exactly_the_callers(overlay: str) -> None:
                 assert allowed == (source in callers.get(name, set())), (name, port, source)
             outside = admits(overlay, target, port, namespace="ingress-nginx")
             assert outside == (name == "gateway"), (name, port)
-    for service in SERVICES:  # Prometheus scrapes /metrics on the service port
-        assert admits(overlay, deployment(overlay, service), "http", namespace="monitoring")
+    for service in SERVICES:  # Prometheus scrapes /metrics on the annotated port
+        target = deployment(overlay, service)
+        scrape = target["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]
+        (port,) = [
+            p["name"] for p in container(target)["ports"] if str(p["containerPort"]) == scrape
+        ]
+        assert admits(overlay, target, port, namespace="monitoring")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_metrics_are_not_public(overlay: str) -> None:
+    gateway = deployment(overlay, "gateway")
+    env = {e["name"]: e.get("value") for e in container(gateway)["env"]}
+    ports = {p["name"]: p["containerPort"] for p in container(gateway)["ports"]}
+    assert int(env["GATEWAY_METRICS_PORT"]) == ports["metrics"] != ports["http"]
+    service = objects(overlay, "Service")["gateway"]
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    assert not admits(overlay, gateway, "metrics", namespace="ingress-nginx")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -11,9 +11,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.integration.gateway.sse import read_all
 from tests.integration.gateway.upstream import Control
+from tests.support.servers import free_port
 
 CONTEXT = {
     "page_context": {
@@ -273,3 +275,16 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     assert "gateway_open_streams" in metrics
     doc = (await client.get("/openapi.json")).json()
     assert "/assistant/chatkit" in doc["paths"] and "/chatkit" in doc["paths"]
+
+
+async def test_metrics_port_keeps_metrics_off_the_public_port(make_gateway: Any) -> None:
+    port = free_port()
+    with make_gateway(metrics_port=port) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            assert (await c.post("/assistant/chatkit", json={"query": "hello"})).status_code == 200
+            assert_error(await c.get("/metrics"), 404)
+            metrics = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert "gateway_open_streams" in metrics
+    assert 'route="/assistant/chatkit",status="200"' in metrics
+    with pytest.raises(httpx.ConnectError):  # the listener stops with the app
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
