@@ -93,9 +93,10 @@ class RetrievalSettings(ServiceSettings):
     # -- ranking ----------------------------------------------------------------
     hybrid: bool = True
     """Fuse a BM25 lexical ranking with the dense one (False: dense only)."""
-    rrf_k: int = Field(default=60, ge=1)
-    """Reciprocal rank fusion constant: score = sum(weight / (k + rank))."""
-    lexical_weight: float = Field(default=1.0, ge=0)
+    rrf_k: int = Field(default=20, ge=1)
+    """Reciprocal rank fusion constant: score = sum(weight / (k + rank)). 20 and the
+    lexical weight below were chosen on the eval's dev split (bench/retrieval_eval.py)."""
+    lexical_weight: float = Field(default=1.5, ge=0)
     """Weight of each lexical ranking in the fusion (dense rankings weigh 1)."""
     chapter_boost: float = Field(default=1.2, ge=1)
     """Score multiplier for results in the reader's chapter (`full_book` scope)."""

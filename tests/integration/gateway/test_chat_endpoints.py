@@ -284,7 +284,8 @@ async def test_metrics_port_keeps_metrics_off_the_public_port(make_gateway: Any)
             assert (await c.post("/assistant/chatkit", json={"query": "hello"})).status_code == 200
             assert_error(await c.get("/metrics"), 404)
             metrics = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
-    assert "gateway_open_streams" in metrics
-    assert 'route="/assistant/chatkit",status="200"' in metrics
-    with pytest.raises(httpx.ConnectError):  # the listener stops with the app
-        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+        assert "gateway_open_streams" in metrics
+        assert 'route="/assistant/chatkit",status="200"' in metrics
+    async with httpx.AsyncClient() as c:
+        with pytest.raises(httpx.ConnectError):  # the listener stops with the app
+            await c.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
