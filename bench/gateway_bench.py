@@ -5,8 +5,10 @@ the gateway run as separate processes; this process is the client (aiohttp). In 
 run, for both paths: events/s with 1 and with 50 concurrent streams, and time to
 first byte p50/p99 with 500 concurrent paced streams (first event after 100 ms,
 in the upstream too), plus the gateway's memory growth per open stream while
-those 500 are open. Each 500-stream round runs twice: cold (every client connection
-new; memory measured in the first) and warm (keep-alive pools open, the steady state).
+those 500 are open (in fresh gateway processes). Each 500-stream round runs twice:
+cold (every client connection new) and warm (keep-alive pools open, the steady state).
+Every stream is a distinct reader holding the signed cookie the gateway gave it when
+the page loaded, as the web client does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -25,6 +27,7 @@ import httpx
 
 from bench.config import scaled
 from bench.stats import Row, percentile
+from services.gateway.auth import CookieSigner, new_anonymous_id
 from tests.integration.gateway.upstream import _CANNED
 from tests.support.processes import running
 from tests.support.servers import free_port
@@ -34,6 +37,9 @@ SINGLE_EVENTS = scaled(200_000, 20_000, "BENCH_GATEWAY_EVENTS")
 FANOUT, FANOUT_EVENTS = 50, scaled(10_000, 1_000, "BENCH_GATEWAY_FANOUT_EVENTS")
 PACED, PACED_EVENTS, PACED_INTERVAL_MS = 500, scaled(40, 10), 100
 PACED_ROUNDS = scaled(3, 1)
+COOKIE_SECRET = "bench"
+MEMORY_ROUNDS = scaled(3, 1)
+MEMORY_EVENTS = 60  # long enough that the first half is still open when the rest opens
 
 
 def _body(events: int, interval_ms: int = 0) -> bytes:
@@ -47,7 +53,8 @@ def _body(events: int, interval_ms: int = 0) -> bytes:
 
 
 @contextmanager
-def upstream_process() -> Iterator[str]:
+def upstream_process() -> Iterator[tuple[str, int]]:
+    """The test upstream as a process of its own: (base URL, pid)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.gateway.upstream", "--port", str(port)],
@@ -66,7 +73,7 @@ def upstream_process() -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the bench upstream did not start")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -80,18 +87,32 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-async def _stream(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, float]:
+def reader_cookies(count: int) -> list[str]:
+    """`Cookie` headers of `count` distinct readers, as the gateway signs them when a
+    browser loads the page (the web client always loads `/` before it asks anything)."""
+    signer = CookieSigner(COOKIE_SECRET.encode())
+    return [f"chatkit_uid={signer.sign(new_anonymous_id())}" for _ in range(count)]
+
+
+async def _stream(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    cookie: str,
+    on_first_byte: Callable[[], None] | None = None,
+) -> tuple[int, float]:
     """Bytes of the answer and the time to its first byte (s)."""
     started = time.perf_counter()
     first = 0.0
     total = 0
-    async with session.post(
-        f"{url}/chatkit", data=body, headers={"content-type": "application/json"}
-    ) as response:
+    headers = {"content-type": "application/json", "cookie": cookie}
+    async with session.post(f"{url}/chatkit", data=body, headers=headers) as response:
         assert response.status == 200, await response.text()
         async for chunk in response.content.iter_any():
             if not first:
                 first = time.perf_counter() - started
+                if on_first_byte is not None:
+                    on_first_byte()
             total += len(chunk)
     return total, first
 
@@ -99,10 +120,11 @@ async def _stream(session: aiohttp.ClientSession, url: str, body: bytes) -> tupl
 async def _throughput(url: str, streams: int, events: int) -> float:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await _stream(session, url, _body(100))  # warm the connection and the path
+        cookies = reader_cookies(streams)
+        await _stream(session, url, _body(100), cookies[0])  # warm the connection and path
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(_stream(session, url, _body(events)) for _ in range(streams))
+            *(_stream(session, url, _body(events), cookie) for cookie in cookies)
         )
         elapsed = time.perf_counter() - started
     received = sum(total for total, _ in results) // EVENT_BYTES
@@ -110,35 +132,24 @@ async def _throughput(url: str, streams: int, events: int) -> float:
     return received / elapsed
 
 
-async def _paced(
-    session: aiohttp.ClientSession, url: str, pid: int | None
-) -> tuple[list[float], float | None]:
-    """TTFB samples (ms) of PACED concurrent paced streams; gateway RSS KB per open stream."""
-    before = _rss_kb(pid) if pid else 0
-    peak = before
-    tasks = [
-        asyncio.ensure_future(_stream(session, url, _body(PACED_EVENTS, PACED_INTERVAL_MS)))
-        for _ in range(PACED)
-    ]
-    while not all(t.done() for t in tasks):
-        await asyncio.sleep(0.1)
-        if pid:
-            peak = max(peak, _rss_kb(pid))
-    ttfb = [first * 1000 for _, first in (t.result() for t in tasks)]
-    return ttfb, (peak - before) / PACED if pid else None
+async def _paced(session: aiohttp.ClientSession, url: str) -> list[float]:
+    """TTFB samples (ms) of PACED concurrent paced streams."""
+    body = _body(PACED_EVENTS, PACED_INTERVAL_MS)
+    results = await asyncio.gather(
+        *(_stream(session, url, body, cookie) for cookie in reader_cookies(PACED))
+    )
+    return [first * 1000 for _, first in results]
 
 
-async def _paced_rounds(url: str, pid: int | None) -> tuple[list[float], list[float], float | None]:
-    """A cold round (new connections everywhere; memory measured), then a warm one."""
+async def _paced_rounds(url: str) -> tuple[list[float], list[float]]:
+    """A cold round (new client connections), then a warm one (keep-alive pools open)."""
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        cold, kb_per_stream = await _paced(session, url, pid)
-        warm, _ = await _paced(session, url, None)
-    return cold, warm, kb_per_stream
+        return await _paced(session, url), await _paced(session, url)
 
 
-async def _measure(direct: str, gateway: str, gateway_pid: int) -> list[Row]:
+async def _measure(direct: str, gateway: str) -> list[Row]:
     rows: list[Row] = []
     for streams, events in ((1, SINGLE_EVENTS), (FANOUT, FANOUT_EVENTS)):
         base = await _throughput(direct, streams, events)
@@ -151,14 +162,12 @@ async def _measure(direct: str, gateway: str, gateway_pid: int) -> list[Row]:
     # over rounds. Cold is the first round only: the gateway's pool is empty just once.
     warm: dict[str, list[list[float]]] = {"direct": [], "gateway": []}
     cold: dict[str, list[float]] = {}
-    kb_per_stream = None
     for round_ in range(PACED_ROUNDS):
-        for name, url, pid in (("direct", direct, None), ("gateway", gateway, gateway_pid)):
-            first, again, kb = await _paced_rounds(url, pid if round_ == 0 else None)
+        for name, url in (("direct", direct), ("gateway", gateway)):
+            first, again = await _paced_rounds(url)
             warm[name].append(again)
             if round_ == 0:
                 cold[name] = first
-                kb_per_stream = kb if kb is not None else kb_per_stream
 
     def median_p(name: str, p: int) -> float:
         return statistics.median(percentile(samples, p) for samples in warm[name])
@@ -184,34 +193,88 @@ async def _measure(direct: str, gateway: str, gateway_pid: int) -> list[Row]:
             percentile(cold["direct"], 99),
         )
     )
-    if kb_per_stream is not None:
-        rows.append(
-            Row(
-                "gateway",
-                f"RSS growth per open stream ({label})",
-                kb_per_stream,
-                "KB",
-                None,
-                "<= 30 KB",
-            )
-        )
     return rows
 
 
+async def _memory_round(url: str, pid: int) -> float:
+    """Marginal gateway RSS per open stream, KB: the growth from PACED/2 to PACED open
+    streams over the PACED/2 added, so one-time costs (first imports, pools, arenas) and
+    the idle process are left out."""
+    opened, target, all_open = 0, 0, asyncio.Event()
+
+    def count_open() -> None:
+        nonlocal opened
+        opened += 1
+        if opened == target:
+            all_open.set()
+
+    async def rss_when_open(count: int) -> int:
+        nonlocal target
+        target = count
+        all_open.clear()
+        if opened < count:
+            await all_open.wait()
+        await asyncio.sleep(0.2)
+        return _rss_kb(pid)
+
+    half, body, cookies = PACED // 2, _body(MEMORY_EVENTS, PACED_INTERVAL_MS), reader_cookies(PACED)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await _stream(session, url, _body(1), cookies[0])
+
+        def start(readers: list[str]) -> list[asyncio.Future[tuple[int, float]]]:
+            return [
+                asyncio.ensure_future(_stream(session, url, body, cookie, count_open))
+                for cookie in readers
+            ]
+
+        tasks = start(cookies[:half])
+        at_half = await rss_when_open(half)
+        tasks += start(cookies[half:])
+        at_full = await rss_when_open(PACED)
+        assert not any(t.done() for t in tasks[:half]), "streams ended before all were open"
+        await asyncio.gather(*tasks)
+    return (at_full - at_half) / (PACED - half)
+
+
 def main() -> list[Row]:
-    with upstream_process() as upstream:
-        env = {
-            "GATEWAY_CHAT_URL": upstream,
-            "GATEWAY_LOG_LEVEL": "warning",
-            "GATEWAY_COOKIE_SECRET": "bench",
-            "GATEWAY_REDIS_URL": "",
-            "GATEWAY_IP_BURST": "100000000",
-            "GATEWAY_IP_RATE_PER_S": "1000000",
-            "GATEWAY_USER_BURST": "100000000",
-            "GATEWAY_MAX_STREAMS_PER_USER": "100000",
-        }
+    with upstream_process() as (upstream, _):
+        env = gateway_env(upstream)
         with running("gateway", env) as gateway:
-            return asyncio.run(_measure(upstream, gateway.url, gateway.process.pid))
+            rows = asyncio.run(_measure(upstream, gateway.url))
+    # RSS is noisy (allocator arenas, GC timing): the median over fresh processes. The
+    # baseline is the upstream itself, a plain Starlette SSE endpoint on uvicorn.
+    gateway_kb, upstream_kb = [], []
+    for _ in range(MEMORY_ROUNDS):
+        with upstream_process() as (upstream, upstream_pid):
+            upstream_kb.append(asyncio.run(_memory_round(upstream, upstream_pid)))
+            with running("gateway", gateway_env(upstream)) as gateway:
+                gateway_kb.append(asyncio.run(_memory_round(gateway.url, gateway.process.pid)))
+    rows.append(
+        Row(
+            "gateway",
+            f"RSS per open stream, {PACED // 2} -> {PACED} open (vs the upstream app)",
+            statistics.median(gateway_kb),
+            "KB",
+            statistics.median(upstream_kb),
+            "<= 30 KB",
+        )
+    )
+    return rows
+
+
+def gateway_env(upstream: str) -> dict[str, str]:
+    """A gateway in front of `upstream` with limits out of the way."""
+    return {
+        "GATEWAY_CHAT_URL": upstream,
+        "GATEWAY_LOG_LEVEL": "warning",
+        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
+        "GATEWAY_REDIS_URL": "",
+        "GATEWAY_IP_BURST": "100000000",
+        "GATEWAY_IP_RATE_PER_S": "1000000",
+        "GATEWAY_USER_BURST": "100000000",
+        "GATEWAY_MAX_STREAMS_PER_USER": "100000",
+    }
 
 
 if __name__ == "__main__":
