@@ -93,11 +93,13 @@ def choose_model(settings: ChatSettings) -> ModelChoice:
             raise ModelConfigError(
                 "CHAT_MODEL_PROVIDER=litellm needs the `litellm` package installed."
             ) from exc
+        import litellm
+
+        # LitellmModel takes no timeout; LiteLLM's documented process-wide one applies.
+        litellm.request_timeout = settings.model_timeout_s
         key = settings.litellm_api_key.get_secret_value() if settings.litellm_api_key else None
-        litellm = LitellmModel(
-            model=settings.model, base_url=settings.litellm_api_base, api_key=key
-        )
-        return ModelChoice(provider, litellm, settings.model, chains_responses=False)
+        routed = LitellmModel(model=settings.model, base_url=settings.litellm_api_base, api_key=key)
+        return ModelChoice(provider, routed, settings.model, chains_responses=False)
     raise ModelConfigError(f"Unknown model provider {provider!r}.")
 
 

@@ -255,3 +255,16 @@ async def test_litellm_streams_the_answer_into_the_chatkit_stream(
 
     # the bundled cost map, not GitHub's (providers.py sets LITELLM_LOCAL_MODEL_COST_MAP)
     assert get_model_cost_map_source_info()["source"] == "local"
+
+
+def test_litellm_calls_get_the_model_timeout() -> None:
+    import litellm
+
+    from services.chat.models.providers import choose_model
+    from services.chat.settings import ChatSettings
+
+    settings = ChatSettings(
+        _env_file=None, model_provider="litellm", model="openai/x", model_timeout_s=7.5
+    )
+    assert choose_model(settings).provider == "litellm"
+    assert litellm.request_timeout == 7.5
