@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -47,9 +48,7 @@ def max_tokens() -> int:
 
 def model_file(cache_dir: Path, precision: Precision) -> Path:
     """Path of the ONNX file for these weights and precision, built if it is missing."""
-    weights = weights_dir() / "model.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    target = cache_dir / f"{MODEL_NAME}-{digest}-v{EXPORT_VERSION}-{precision}.onnx"
+    target = cache_dir / f"{MODEL_NAME}-{_weights_digest()}-v{EXPORT_VERSION}-{precision}.onnx"
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +61,13 @@ def model_file(cache_dir: Path, precision: Precision) -> Path:
             if precision == "int8":
                 _quantize(fp32, target)
     return target
+
+
+@functools.cache
+def _weights_digest() -> str:
+    """Names the exported file after the weights it came from (read once per process)."""
+    weights = weights_dir() / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
 
 
 @contextlib.contextmanager
