@@ -8,8 +8,6 @@ a mapping or an object with a `user_id` attribute.
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -23,36 +21,7 @@ from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
 
 _thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
-_item: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
-ITEM_CACHE_SIZE = 4096
-
-
-class ItemCache:
-    """Validated thread items by id, with the JSON each was validated from.
-
-    Every turn reloads the thread's history, and validating it dominated the chat
-    service's store overhead (a sources card alone ~0.1 ms). An item whose JSON is
-    unchanged is not validated again; callers get a copy, so setting attributes on it
-    never reaches the cache. Bounded (LRU); nothing here outlives a change in the store.
-    """
-
-    def __init__(self, size: int = ITEM_CACHE_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[str, tuple[dict[str, Any], ThreadItem]] = OrderedDict()
-
-    def item(self, raw: dict[str, Any]) -> ThreadItem:
-        """The item `raw` (one item's decoded JSON) describes."""
-        key = raw.get("id")
-        hit = self._items.get(key) if isinstance(key, str) else None
-        if hit is not None and hit[0] == raw:
-            self._items.move_to_end(key)  # type: ignore[arg-type]
-            return hit[1].model_copy()
-        item = _item.validate_python(raw)
-        if isinstance(key, str) and self.size:
-            self._items[key] = (raw, item)
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return item.model_copy()
+_item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
 
 
 class StoreUnavailable(Exception):
@@ -89,7 +58,6 @@ class HttpStore(Store[Any]):
     def __init__(self, client: httpx.AsyncClient) -> None:
         """`client` is a shared `AsyncClient` whose base URL is the store service."""
         self.client = client
-        self.items = ItemCache()
 
     async def _call(
         self,
@@ -150,12 +118,7 @@ class HttpStore(Store[Any]):
         response = await self._call(
             "GET", f"/v1/threads/{_seg(thread_id)}/items", context, params=params
         )
-        page = json.loads(response.content)
-        return Page[ThreadItem](
-            data=[self.items.item(raw) for raw in page["data"]],
-            has_more=page["has_more"],
-            after=page.get("after"),
-        )
+        return _item_page.validate_json(response.content)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         body = ItemBody(item=item).model_dump_json().encode()
