@@ -56,6 +56,7 @@ def run(selected: list[str]) -> int:
         except Exception as exc:  # one broken benchmark must not hide the others
             failures.append(f"{name}: {exc!r}")
         print(f"  {name} took {time.perf_counter() - module_started:.0f}s", flush=True)
+        settle()
     wall_s = time.perf_counter() - started
     print_table(rows, previous if measured_at else None)
     if measured_at:
@@ -65,6 +66,27 @@ def run(selected: list[str]) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _busy_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(quiet: float = 0.25, limit_s: float = 30.0) -> None:
+    """Wait until the machine is quiet (below `quiet` of its CPU over half a second), so
+    what one benchmark left behind (processes exiting, a database flushing) does not
+    land in the next one's numbers."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        busy, total = _busy_jiffies()
+        time.sleep(0.5)
+        busy2, total2 = _busy_jiffies()
+        if total2 > total and (busy2 - busy) / (total2 - total) < quiet:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
