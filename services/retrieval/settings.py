@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.retrieval.local_model import Precision
 from shared.settings import ServiceSettings
 
 EmbeddingProvider = Literal["local", "openai"]
@@ -57,7 +58,7 @@ class RetrievalSettings(ServiceSettings):
     made a single query embed 4-40x slower whenever the other services were busy."""
     embedding_document_threads: int = Field(default=0, ge=0, le=64)
     """CPU threads of the local model for ingestion (0: every core)."""
-    local_model_precision: Literal["int8", "fp32"] = "int8"
+    local_model_precision: Precision = "int8"
     """Weights of the local model: `int8` (1.8x the ingest rate of `fp32` here, vectors at
     0.99 cosine to it) or `fp32`. Changing it re-embeds everything on the next ingestion."""
     model_dir: Path = DEFAULT_MODEL_DIR

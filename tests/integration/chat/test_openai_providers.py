@@ -21,6 +21,14 @@ from tests.support.fake_openai import FakeOpenAI, Text, ToolCall
 from tests.support.servers import serve
 
 READER = {"page_context": {"current_chapter": 1}}
+TWO_TURNS_WITH_SEARCH = [
+    "user_message",
+    "widget",  # the sources card of the first turn's search_book
+    "assistant_message",
+    "user_message",
+    "assistant_message",
+]
+"""Stored item types after a searched first turn and a plain follow-up."""
 SEARCH = ToolCall("search_book", {"queries": ["magic link expiry"], "search_scope": "full_book"})
 
 
@@ -84,13 +92,7 @@ async def test_responses_api_tool_loop_citations_and_chaining(
         assert "How long is a magic link valid?" not in texts
 
         rows = await stored_items(database_url, user, first.thread_id)
-        assert [r["type"] for r in rows] == [
-            "user_message",
-            "widget",
-            "assistant_message",
-            "user_message",
-            "assistant_message",
-        ]
+        assert [r["type"] for r in rows] == TWO_TURNS_WITH_SEARCH
 
 
 async def test_responses_api_client_tool_output_continues_the_response(
@@ -210,13 +212,7 @@ async def test_chat_completions_tool_loop_and_id_remapping(
         assert "ten minutes [1]" in history  # full history, no response chaining here
 
         rows = await stored_items(database_url, user, first.thread_id)
-        assert [r["type"] for r in rows] == [
-            "user_message",
-            "widget",
-            "assistant_message",
-            "user_message",
-            "assistant_message",
-        ]
+        assert [r["type"] for r in rows] == TWO_TURNS_WITH_SEARCH
         answers = [r for r in rows if r["type"] == "assistant_message"]
         assert len({a["id"] for a in answers}) == 2
         assert all(a["id"].startswith("msg_") for a in answers)
