@@ -16,11 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aiohttp
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import Receive, Scope, Send
-from yarl import URL
 
+from services.gateway.http1 import Http1Pool, Http1Response, UpstreamError
 from shared.contracts.chat import CHATKIT_PATH
 from shared.contracts.gateway import HEARTBEAT
 from shared.errors import error_response
@@ -65,13 +64,7 @@ class StreamTiming:
 
 
 class ChatUpstream:
-    """The chat service's ChatKit endpoint over a pooled aiohttp session.
-
-    aiohttp directly rather than the httpx API over aiohttp's transport: measured
-    here, a sequential proxied request took 1.7 ms instead of 2.2 ms without the httpx
-    layer (URL merging, header models), and per-request CPU is what decides the time
-    to first byte when 500 streams start at once (bench/gateway_bench.py).
-    """
+    """The chat service's ChatKit endpoint over a pool of keep-alive connections."""
 
     def __init__(
         self,
@@ -82,29 +75,19 @@ class ChatUpstream:
         idle_timeout_s: float,
         max_connections: int,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.url = URL(self.base_url + CHATKIT_PATH)
         self.headers = {SERVICE_TOKEN_HEADER: token} if token else {}
         # The read timeout is the longest silence, not a cap on the whole answer:
         # answers stay quiet for a while when the model thinks or tools run.
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_read=idle_timeout_s
+        # Idle connections are dropped (after 15 s) before the chat service's own
+        # keep-alive (uvicorn --timeout-keep-alive=20) closes them: reusing one it is
+        # closing fails the request (a 502 to the browser).
+        self.pool = Http1Pool(
+            base_url,
+            max_connections=max_connections,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=idle_timeout_s,
+            keepalive_s=15.0,
         )
-        self.max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created on first use, inside the running loop
-            # Idle connections are dropped before the chat service's own keep-alive
-            # (uvicorn --timeout-keep-alive=20) closes them: reusing one it is closing
-            # fails the request ("Can not write request body", a 502 to the browser).
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=15),
-                timeout=self.timeout,
-                auto_decompress=False,
-            )
-        return self._session
 
     def headers_for(self, extra: dict[str, str]) -> dict[str, str]:
         """Headers of one call: service token, request id, then `extra`."""
@@ -114,17 +97,23 @@ class ChatUpstream:
             **extra,
         }
 
+    async def post(self, body: bytes, headers: dict[str, str]) -> Http1Response:
+        """POST a ChatKit request; the caller reads and ends the response."""
+        return await self.pool.request("POST", CHATKIT_PATH, body=body, headers=headers)
+
     async def healthy(self) -> None:
-        """Raises unless the chat service answers `/healthz` with 200."""
-        async with self.session.get(
-            f"{self.base_url}/healthz", timeout=aiohttp.ClientTimeout(total=2)
-        ) as response:
-            if response.status != 200:
-                raise RuntimeError(f"chat service /healthz answered {response.status}")
+        """Raises unless the chat service answers `/healthz` with 200 within 2 s."""
+        async with asyncio.timeout(2):
+            response = await self.pool.request("GET", "/healthz")
+            try:
+                await response.read_all()
+            finally:
+                response.release()
+        if response.status != 200:
+            raise RuntimeError(f"chat service /healthz answered {response.status}")
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.pool.close()
 
 
 class _State:
@@ -174,28 +163,26 @@ class UpstreamCall:
         state = _State()
         lock = asyncio.Lock()
         watcher = asyncio.create_task(self._watch(receive, send, task, state, lock))
-        response: aiohttp.ClientResponse | None = None
+        response: Http1Response | None = None
         try:
             try:
                 started = time.perf_counter()
-                response = await self.upstream.session.post(
-                    self.upstream.url, data=self.body, headers=self.headers
-                )
+                response = await self.upstream.post(self.body, self.headers)
                 UPSTREAM_TTFB.observe(time.perf_counter() - started)
                 await self._relay(response, send, state, lock)
                 response.release()  # read to the end: the connection goes back to the pool
             finally:
                 state.finished = True
                 watcher.cancel()
-                if response is not None and not response.closed:
-                    response.close()  # not read to the end: drop the connection
+                if response is not None:
+                    response.close()  # a no-op after release(); else drops the connection
         except asyncio.CancelledError:
             if (state.disconnected or state.stalled) and task.uncancel() == 0:
                 reason = "client_disconnect" if state.disconnected else "stalled_reader"
                 STREAM_ENDS.labels(reason).inc()
                 return
             raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except UpstreamError as exc:
             await self._upstream_failed(exc, scope, receive, send, state)
         except OSError:  # an ASGI server may report a gone client as OSError on send
             STREAM_ENDS.labels("client_disconnect").inc()
@@ -204,17 +191,17 @@ class UpstreamCall:
                 await self.on_close()
 
     async def _relay(
-        self, response: aiohttp.ClientResponse, send: Send, state: _State, lock: asyncio.Lock
+        self, response: Http1Response, send: Send, state: _State, lock: asyncio.Lock
     ) -> None:
-        content_type = response.headers.get("content-type", "")
-        if response.status != 200 or not content_type.startswith("text/event-stream"):
+        content_type = response.header(b"content-type") or b""
+        if response.status != 200 or not content_type.startswith(b"text/event-stream"):
             await self._relay_whole(response, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         state.started = True
         OPEN_STREAMS.inc()
         try:
-            async for chunk in response.content.iter_any():
+            while chunk := await response.read():
                 async with lock:
                     state.send_started = time.monotonic()
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -226,22 +213,22 @@ class UpstreamCall:
         finally:
             OPEN_STREAMS.dec()
 
-    async def _relay_whole(self, response: aiohttp.ClientResponse, send: Send) -> None:
-        body = await response.read()
+    async def _relay_whole(self, response: Http1Response, send: Send) -> None:
+        body = await response.read_all()
         status = response.status
         if status >= 500:
             logger.warning("chat service answered %s: %s", status, body[:300])
             body, status = _envelope_bytes(502, "The chat service failed to answer.")
-        content_type = response.headers.get("content-type", "application/json")
-        headers = [(b"content-type", content_type.encode("latin-1"))]
-        if "retry-after" in response.headers:
-            headers.append((b"retry-after", response.headers["retry-after"].encode("latin-1")))
+        headers = [(b"content-type", response.header(b"content-type") or b"application/json")]
+        retry_after = response.header(b"retry-after")
+        if retry_after is not None:
+            headers.append((b"retry-after", retry_after))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _upstream_failed(
         self,
-        exc: aiohttp.ClientError | TimeoutError,
+        exc: UpstreamError,
         scope: Scope,
         receive: Receive,
         send: Send,

@@ -326,6 +326,7 @@ def main() -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=20,  # as the chat service: longer than the gateway's pool keeps idle
     )
 
 
