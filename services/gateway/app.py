@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from services.gateway.attachments import Uploads
 from services.gateway.auth import Authenticator, DevCookieMiddleware, cookie_signer
 from services.gateway.book import Book
-from services.gateway.proxy import ChatUpstream, StreamTiming
+from services.gateway.proxy import ChatUpstream, StreamClock, StreamTiming
 from services.gateway.ratelimit import Limiter
 from services.gateway.rewrite import Limits
 from services.gateway.routes import routes
@@ -53,7 +53,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             uploads=Uploads(store, limits, settings.public_url),
             book=Book(settings.book_dir),
             limits=limits,
-            timing=StreamTiming(settings.heartbeat_s, settings.send_timeout_s),
+            clock=StreamClock(StreamTiming(settings.heartbeat_s, settings.send_timeout_s)),
         )
         try:
             yield

@@ -122,7 +122,7 @@ class Http1Response(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
-        self._wake()
+        self.wake()
 
     def on_body(self, body: bytes) -> None:
         self._chunks.append(body)
@@ -130,27 +130,30 @@ class Http1Response(asyncio.Protocol):
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        self._wake()
+        self.wake()
 
     def on_message_complete(self) -> None:
         self.complete = True
         if not self.parser.should_keep_alive():
             self.lost = True  # not reusable; closed when released
         self._stop_idle_timer()
-        self._wake()
+        self.wake()
 
     # --- reading ---
 
     async def read(self) -> bytes:
-        """The body bytes that have arrived since the last read; `b""` once it has ended.
+        """The body bytes that have arrived since the last read; waits while none have.
 
-        Waits while nothing has arrived; raises `UpstreamTimeout` after the read
-        timeout of silence and `UpstreamError` if the answer breaks off.
+        `b""` once the body has ended (`complete`), or when `wake()` was called. Raises
+        `UpstreamTimeout` after the read timeout of silence and `UpstreamError` if the
+        answer breaks off.
         """
-        while not self._chunks:
+        if not self._chunks:
             if self.complete:
                 return b""
             await self._wait()
+            if not self._chunks:
+                return b""
         chunks, self._chunks = self._chunks, []
         self._buffered = 0
         if self._paused and self.transport is not None:
@@ -161,8 +164,8 @@ class Http1Response(asyncio.Protocol):
     async def read_all(self) -> bytes:
         """The whole remaining body."""
         parts = []
-        while chunk := await self.read():
-            parts.append(chunk)
+        while not self.complete or self._chunks:
+            parts.append(await self.read())
         return b"".join(parts)
 
     async def _wait_for_headers(self) -> None:
@@ -181,14 +184,15 @@ class Http1Response(asyncio.Protocol):
         if self._error is not None:
             raise self._error
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Make a pending `read()` return `b""` now (a no-op when none is pending)."""
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     def _fail(self, error: UpstreamError) -> None:
         if self._error is None:
             self._error = error
-        self._wake()
+        self.wake()
 
     # One timer per connection, re-armed only when it fires early: a fresh timer per
     # chunk would cost a TimerHandle and a heap push for every event relayed.

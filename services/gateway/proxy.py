@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -116,18 +117,25 @@ class ChatUpstream:
         await self.pool.close()
 
 
-class _State:
+class _Relay:
+    """One stream being relayed: what the clock and the disconnect watcher look at."""
+
     __slots__ = (
         "at_boundary",
         "disconnected",
         "finished",
+        "keepalive_at",
         "last_send",
+        "response",
         "send_started",
         "stalled",
         "started",
+        "task",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self.task = task
+        self.response: Http1Response | None = None  # once the upstream has answered
         self.started = False  # SSE headers sent
         self.finished = False
         self.disconnected = False
@@ -135,6 +143,53 @@ class _State:
         self.at_boundary = True  # the bytes sent so far end between two events
         self.last_send = time.monotonic()
         self.send_started = 0.0  # when the send in progress began; 0: none
+        self.keepalive_at = 0.0
+
+
+class StreamClock:
+    """One timer for every open stream, instead of one per stream (an open stream is
+    mostly idle memory, and timers cost some per stream).
+
+    Every tick it wakes the streams that have been quiet for a heartbeat interval (each
+    then sends its heartbeat and renews its slot itself), and cuts off the streams whose
+    reader has not taken a send for the send timeout.
+    """
+
+    def __init__(self, timing: StreamTiming) -> None:
+        self.timing = timing
+        self.tick_s = min(1.0, timing.heartbeat_s / 4, timing.send_timeout_s / 4)
+        self._relays: set[_Relay] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, relay: _Relay) -> None:
+        self._relays.add(relay)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="stream-clock")
+
+    def discard(self, relay: _Relay) -> None:
+        self._relays.discard(relay)
+
+    async def _run(self) -> None:
+        heartbeat_s, send_timeout_s = self.timing.heartbeat_s, self.timing.send_timeout_s
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = time.monotonic()
+            for relay in self._relays:
+                if relay.send_started and now - relay.send_started >= send_timeout_s:
+                    if not relay.stalled:
+                        logger.warning(
+                            "client stopped reading for %.0fs; ending the stream", send_timeout_s
+                        )
+                        relay.stalled = True
+                        relay.task.cancel()
+                elif relay.response is not None and now - relay.last_send >= heartbeat_s:
+                    relay.response.wake()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
 
 
 class UpstreamCall:
@@ -145,7 +200,7 @@ class UpstreamCall:
         upstream: ChatUpstream,
         body: bytes,
         headers: dict[str, str],
-        timing: StreamTiming,
+        clock: StreamClock,
         *,
         on_close: Callable[[], Awaitable[None]] | None = None,
         keepalive: Callable[[], Awaitable[None]] | None = None,
@@ -153,64 +208,70 @@ class UpstreamCall:
         self.upstream = upstream
         self.body = body
         self.headers = headers
-        self.timing = timing
+        self.clock = clock
         self.on_close = on_close
         self.keepalive = keepalive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
         assert task is not None
-        state = _State()
-        lock = asyncio.Lock()
-        watcher = asyncio.create_task(self._watch(receive, send, task, state, lock))
-        response: Http1Response | None = None
+        relay = _Relay(task)
+        watcher = asyncio.create_task(_watch_for_disconnect(receive, relay))
         try:
             try:
                 started = time.perf_counter()
-                response = await self.upstream.post(self.body, self.headers)
+                relay.response = await self.upstream.post(self.body, self.headers)
+                self.body = b""  # sent; an open stream should not hold on to it
                 UPSTREAM_TTFB.observe(time.perf_counter() - started)
-                await self._relay(response, send, state, lock)
-                response.release()  # read to the end: the connection goes back to the pool
+                await self._relay(relay.response, send, relay)
+                relay.response.release()  # read to the end: the connection is pooled
             finally:
-                state.finished = True
+                relay.finished = True
                 watcher.cancel()
-                if response is not None:
-                    response.close()  # a no-op after release(); else drops the connection
+                if relay.response is not None:
+                    relay.response.close()  # a no-op after release(); else drops it
         except asyncio.CancelledError:
-            if (state.disconnected or state.stalled) and task.uncancel() == 0:
-                reason = "client_disconnect" if state.disconnected else "stalled_reader"
+            if (relay.disconnected or relay.stalled) and task.uncancel() == 0:
+                reason = "client_disconnect" if relay.disconnected else "stalled_reader"
                 STREAM_ENDS.labels(reason).inc()
                 return
             raise
         except UpstreamError as exc:
-            await self._upstream_failed(exc, scope, receive, send, state)
+            await self._upstream_failed(exc, scope, receive, send, relay)
         except OSError:  # an ASGI server may report a gone client as OSError on send
             STREAM_ENDS.labels("client_disconnect").inc()
         finally:
             if self.on_close is not None:
                 await self.on_close()
 
-    async def _relay(
-        self, response: Http1Response, send: Send, state: _State, lock: asyncio.Lock
-    ) -> None:
+    async def _relay(self, response: Http1Response, send: Send, relay: _Relay) -> None:
         content_type = response.header(b"content-type") or b""
         if response.status != 200 or not content_type.startswith(b"text/event-stream"):
             await self._relay_whole(response, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        state.started = True
+        relay.started = True
         OPEN_STREAMS.inc()
+        self.clock.add(relay)
+        heartbeat_s = self.clock.timing.heartbeat_s
         try:
-            while chunk := await response.read():
-                async with lock:
-                    state.send_started = time.monotonic()
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    state.send_started = 0.0
-                    state.last_send = time.monotonic()
-                state.at_boundary = chunk.endswith(b"\n\n")
+            while True:
+                chunk = await response.read()
+                if chunk:
+                    await _send_body(send, relay, chunk)
+                    relay.at_boundary = chunk.endswith(b"\n\n")
+                elif response.complete:
+                    break
+                elif relay.at_boundary and time.monotonic() - relay.last_send >= heartbeat_s:
+                    await _send_body(send, relay, HEARTBEAT)  # woken by the clock: quiet
+                    HEARTBEATS.inc()
+                if self.keepalive is not None and (now := time.monotonic()) >= relay.keepalive_at:
+                    relay.keepalive_at = now + heartbeat_s
+                    await self.keepalive()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             STREAM_ENDS.labels("complete").inc()
         finally:
+            self.clock.discard(relay)
             OPEN_STREAMS.dec()
 
     async def _relay_whole(self, response: Http1Response, send: Send) -> None:
@@ -232,12 +293,12 @@ class UpstreamCall:
         scope: Scope,
         receive: Receive,
         send: Send,
-        state: _State,
+        relay: _Relay,
     ) -> None:
         logger.warning("chat service call failed: %r", exc)
-        if state.started:
+        if relay.started:
             STREAM_ENDS.labels("upstream_error").inc()
-            prefix = b"" if state.at_boundary else b"\n\n"
+            prefix = b"" if relay.at_boundary else b"\n\n"
             try:
                 await send({"type": "http.response.body", "body": prefix + UPSTREAM_FAILED_EVENT})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -250,63 +311,24 @@ class UpstreamCall:
             response = error_response(502, "The chat service could not be reached.")
         await response(scope, receive, send)
 
-    async def _watch(
-        self,
-        receive: Receive,
-        send: Send,
-        task: asyncio.Task[object],
-        state: _State,
-        lock: asyncio.Lock,
-    ) -> None:
-        """Runs beside the relay: disconnects, heartbeats, stalled sends, slot renewal."""
-        heartbeat, send_timeout = self.timing.heartbeat_s, self.timing.send_timeout_s
-        while True:
-            now = time.monotonic()
-            wake = state.last_send + heartbeat if state.started else now + heartbeat
-            if state.send_started:
-                wake = min(wake, state.send_started + send_timeout)
-            try:
-                async with asyncio.timeout(max(0.0, wake - now)):
-                    message = await receive()
-            except TimeoutError:
-                await self._tick(send, task, state, lock)
-                if state.stalled:
-                    return
-                continue
-            if message["type"] == "http.disconnect":
-                if not state.finished:
-                    state.disconnected = True
-                    task.cancel()
-                return
 
-    async def _tick(
-        self, send: Send, task: asyncio.Task[object], state: _State, lock: asyncio.Lock
-    ) -> None:
-        now = time.monotonic()
-        send_timeout = self.timing.send_timeout_s
-        if state.send_started and now - state.send_started >= send_timeout:
-            logger.warning("client stopped reading for %.0fs; ending the stream", send_timeout)
-            state.stalled = True
-            task.cancel()
+async def _send_body(send: Send, relay: _Relay, body: bytes) -> None:
+    """One send, stamped so the clock can tell a reader that stopped reading."""
+    relay.send_started = time.monotonic()
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    relay.send_started = 0.0
+    relay.last_send = time.monotonic()
+
+
+async def _watch_for_disconnect(receive: Receive, relay: _Relay) -> None:
+    """Runs beside the relay: a client that goes away cancels it at once."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if not relay.finished:
+                relay.disconnected = True
+                relay.task.cancel()
             return
-        if self.keepalive is not None:
-            await self.keepalive()
-        quiet = now - state.last_send >= self.timing.heartbeat_s
-        if not (state.started and quiet and state.at_boundary and not lock.locked()):
-            return
-        async with lock:
-            state.send_started = time.monotonic()
-            try:
-                async with asyncio.timeout(send_timeout):
-                    await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
-            except (TimeoutError, OSError):
-                state.stalled = True
-                task.cancel()
-                return
-            finally:
-                state.send_started = 0.0
-            state.last_send = time.monotonic()
-            HEARTBEATS.inc()
 
 
 def _envelope_bytes(status: int, message: str) -> tuple[bytes, int]:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from services.gateway.attachments import Uploads
 from services.gateway.auth import Authenticator
 from services.gateway.book import Book
-from services.gateway.proxy import ChatUpstream, StreamTiming, UpstreamCall
+from services.gateway.proxy import ChatUpstream, StreamClock, UpstreamCall
 from services.gateway.ratelimit import Limiter
 from services.gateway.rewrite import Forward, Limits
 from services.gateway.settings import GatewaySettings
@@ -34,7 +34,7 @@ class Gateway:
     uploads: Uploads
     book: Book
     limits: Limits
-    timing: StreamTiming
+    clock: StreamClock
 
     async def guard(self, request: Request) -> str:
         """Origin check (403), authentication (401) and rate limits (429): the user id."""
@@ -85,7 +85,7 @@ class Gateway:
             headers[IDEMPOTENCY_KEY_HEADER] = key
         body, headers = forward.body(), self.chat.headers_for(headers)
         if not forward.streaming:
-            return UpstreamCall(self.chat, body, headers, self.timing)
+            return UpstreamCall(self.chat, body, headers, self.clock)
         slot = await self.limiter.acquire_stream(user_id)
         if slot is None:
             raise HTTPException(
@@ -98,12 +98,13 @@ class Gateway:
             self.chat,
             body,
             headers,
-            self.timing,
+            self.clock,
             on_close=slot.release,
             keepalive=slot.renew_if_due,
         )
 
     async def close(self) -> None:
+        await self.clock.close()
         await self.chat.close()
         await self.store.client.aclose()
         await self.limiter.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -17,6 +18,7 @@ from tests.integration.gateway.upstream import create_app as create_upstream
 from tests.support.servers import serve
 
 COOKIE_SECRET = "test-cookie-secret"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session")

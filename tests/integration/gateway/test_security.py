@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.integration.gateway.conftest import REDIS_URL
 from tests.integration.gateway.test_chat_endpoints import assert_error
 from tests.integration.gateway.upstream import Control
 from tests.support.servers import free_port, serve
@@ -32,7 +33,6 @@ JWT_SETTINGS = {
     "jwt_audience": "book-assistant",
     "jwt_issuer": "https://id.example",
 }
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def token(key: Any = SECRET, alg: str = "HS256", **claims: Any) -> str:

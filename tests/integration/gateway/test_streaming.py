@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from tests.integration.gateway.conftest import REDIS_URL
 from tests.integration.gateway.sse import iter_events, read_all
 from tests.integration.gateway.upstream import Control
 
@@ -124,6 +125,23 @@ async def test_a_stalled_reader_is_cut_off(make_gateway: Any) -> None:
                 await _until_metric_zero(c)
             finally:
                 sock.close()
+
+
+async def test_a_stream_longer_than_its_lease_keeps_its_slot(
+    make_gateway: Any, control: Control
+) -> None:
+    """The relay renews its slot's Redis lease while it runs, quiet or not."""
+    control.deltas, control.interval_s = 5, 0.5  # 2.5 s: more than twice the lease
+    settings = {"redis_url": REDIS_URL, "stream_lease_s": 1.0, "max_streams_per_user": 1}
+    with make_gateway(**settings) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            await c.get("/")
+            async with c.stream("POST", "/assistant/chatkit", json={"query": "q"}) as first:
+                assert first.status_code == 200
+                await asyncio.sleep(2.0)
+                second = await c.post("/assistant/chatkit", json={"query": "q"})
+                assert second.status_code == 429, "the first stream's slot lapsed"
+                await first.aread()
 
 
 async def test_stream_cap_per_user(make_gateway: Any, control: Control) -> None:
