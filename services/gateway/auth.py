@@ -139,8 +139,14 @@ class JwtVerifier:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"The bearer token is invalid: {exc}.") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_ID_LENGTH:
-            raise unauthorized("The bearer token has no usable subject.")
+        # The subject travels to the other services in a header: printable ASCII only.
+        if (
+            not isinstance(subject, str)
+            or not subject
+            or len(subject) > MAX_ID_LENGTH
+            or not (subject.isascii() and subject.isprintable())
+        ):
+            raise unauthorized("The bearer token has no usable subject (printable ASCII).")
         return subject
 
 

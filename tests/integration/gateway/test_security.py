@@ -61,6 +61,8 @@ async def test_jwt_shared_secret(make_gateway: Any, control: Control) -> None:
                 token(iss="https://evil.example"),
                 token(key="y" * 32),
                 token(sub=None),
+                token(sub="user-42\r\nx-user-id: admin"),  # would forge an internal header
+                token(sub="читатель"),  # HTTP headers carry no such subject intact
                 jwt.encode({"sub": "user-42"}, None, "none"),  # type: ignore[arg-type]
                 "not.a.jwt",
             ):
