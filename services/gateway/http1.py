@@ -121,7 +121,11 @@ class Http1Response(asyncio.Protocol):
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            self.headers.clear()  # an interim answer (100 Continue, 103 Early Hints)
+            return
+        self.status = status
         self.wake()
 
     def on_body(self, body: bytes) -> None:
@@ -133,6 +137,8 @@ class Http1Response(asyncio.Protocol):
         self.wake()
 
     def on_message_complete(self) -> None:
+        if not self.status:
+            return  # the end of an interim answer; the final one follows
         self.complete = True
         if not self.parser.should_keep_alive():
             self.lost = True  # not reusable; closed when released
@@ -290,7 +296,8 @@ class Http1Pool:
         body: bytes = b"",
         headers: dict[str, str] | None = None,
     ) -> Http1Response:
-        """Send a request and wait for the response's status and headers.
+        """Send a request (GET or POST: the calls the gateway makes) and wait for the
+        response's status and headers.
 
         The caller must end the response with `release()` or `close()`.
         """
@@ -367,6 +374,6 @@ def _request_head(
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
             raise ValueError(f"header {name!r} cannot be sent: it holds a line break")
         lines.append(f"{name}: {value}".encode("latin-1"))
-    if length or method not in ("GET", "HEAD"):
+    if length or method != "GET":
         lines.append(b"content-length: %d" % length)
     return b"\r\n".join(lines) + b"\r\n\r\n"
