@@ -29,7 +29,7 @@ from bench.stats import Row, latency_rows, time_calls
 from services.chat.store_client import HttpStore
 from services.store.database import Database
 from services.store.repository import ChatKitRepository
-from shared.http import service_client
+from shared.http import ServiceHttp
 from tests.support.postgres import admin_url, fresh_database
 from tests.support.processes import running
 
@@ -148,7 +148,7 @@ async def _measure(store: Any, db: Database, label: str) -> dict[str, Any]:
 async def _run(database_url: str, store_url: str) -> list[Row]:
     db = await Database.open(database_url, min_size=4, max_size=20)
     try:
-        async with service_client(store_url, token=None) as client:
+        async with ServiceHttp(store_url, token=None) as client:
             http = await _measure(HttpStore(client), db, "http")
         direct = await _measure(DirectStore(ChatKitRepository(db)), db, "direct")
     finally:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from shared.http1 import Http1Pool
 from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from shared.middleware import SERVICE_TOKEN_HEADER
 
@@ -38,3 +45,76 @@ def service_client(
         event_hooks={"request": [stamp]},
         transport=transport or AiohttpTransport(limits=limits),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole answer of `ServiceHttp.request`."""
+
+    status: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class ServiceHttp:
+    """Calls to one provider service on `shared.http1`: the service token and the request
+    id on every call, whole answers back. For the hot internal path (the chat service's
+    store calls), where httpx's per-call cost shows; `service_client` for the rest.
+
+    Transport failures and timeouts (no data for `timeout_s`) raise `UpstreamError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None,
+        timeout_s: float = 10.0,
+        max_connections: int = 200,
+    ) -> None:
+        self.base_url = base_url
+        self.headers = {SERVICE_TOKEN_HEADER: token} if token else {}
+        self.pool = Http1Pool(
+            base_url,
+            max_connections=max_connections,
+            connect_timeout_s=timeout_s,
+            read_timeout_s=timeout_s,
+            # The services' own keep-alive is 20 s (uvicorn --timeout-keep-alive=20).
+            keepalive_s=15.0,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """`method path?params` with `body` (sent as JSON when given)."""
+        if params:
+            path = f"{path}?{urlencode(params)}"
+        sent = {**self.headers, REQUEST_ID_HEADER: current_request_id() or new_request_id()}
+        if body is not None:
+            sent["content-type"] = "application/json"
+        if headers:
+            sent.update(headers)
+        response = await self.pool.request(method, path, body=body or b"", headers=sent)
+        try:
+            content = await response.read_all()
+            response.release()
+        finally:
+            response.close()  # a no-op after release(); else the connection is dropped
+        return Answer(response.status, content)
+
+    async def aclose(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> ServiceHttp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

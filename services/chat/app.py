@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError, Store
 from chatkit.types import (
@@ -37,7 +36,7 @@ from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
-from shared.http import service_client
+from shared.http import ServiceHttp, service_client
 from shared.logs import current_request_id
 from shared.service import build_app
 from shared.settings import load_settings
@@ -69,12 +68,16 @@ def create_app(
                 stack.push_async_callback(chosen.close)
             chat_store = store
             if chat_store is None:
-                client = service_client(
-                    settings.store_url, token=settings.token, timeout=settings.store_timeout_s
+                store_http = ServiceHttp(
+                    settings.store_url, token=settings.token, timeout_s=settings.store_timeout_s
                 )
-                await stack.enter_async_context(client)
-                clients["store"] = client
-                chat_store = HttpStore(client)
+                stack.push_async_callback(store_http.aclose)
+
+                async def store_status() -> int:
+                    return (await store_http.request("GET", "/healthz")).status
+
+                healthz["store"] = store_status
+                chat_store = HttpStore(store_http)
             backend = search
             if backend is None:
                 from services.chat.clients.retrieval import RetrievalClient
@@ -84,20 +87,25 @@ def create_app(
                     token=settings.token,
                     timeout=settings.retrieval_timeout_s,
                 )
-                await stack.enter_async_context(client)
-                clients["retrieval"] = client
-                backend = RetrievalClient(client)
+                retrieval_http = await stack.enter_async_context(client)
+
+                async def retrieval_status() -> int:
+                    return (await retrieval_http.get("/healthz")).status_code
+
+                healthz["retrieval"] = retrieval_status
+                backend = RetrievalClient(retrieval_http)
             app.state.server = BookChatServer(chat_store, backend, chosen, settings)
             logger.info("chat service using model provider %s (%s)", chosen.provider, chosen.name)
             yield
 
-    clients: dict[str, httpx.AsyncClient] = {}
+    # Each remote dependency's /healthz status; absent when it runs in-process.
+    healthz: dict[str, Callable[[], Awaitable[int]]] = {}
 
     async def store_ready() -> None:
-        await _ping(clients.get("store"))
+        await _ping(healthz.get("store"))
 
     async def retrieval_ready() -> None:
-        await _ping(clients.get("retrieval"))
+        await _ping(healthz.get("retrieval"))
 
     routes = [
         ApiRoute(
@@ -120,11 +128,12 @@ def create_app(
     )
 
 
-async def _ping(client: httpx.AsyncClient | None) -> None:
-    if client is None:  # in-process dependency
+async def _ping(healthz_status: Callable[[], Awaitable[int]] | None) -> None:
+    if healthz_status is None:  # in-process dependency
         return
-    response = await client.get("/healthz")
-    response.raise_for_status()
+    status = await healthz_status()
+    if status != 200:
+        raise RuntimeError(f"/healthz answered {status}")
 
 
 async def chatkit_endpoint(request: Request) -> Response:

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
+from shared.http import Answer, ServiceHttp
+from shared.http1 import UpstreamError
 
 _thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
 _item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
@@ -55,8 +56,8 @@ def _seg(value: str) -> str:
 class HttpStore(Store[Any]):
     """ChatKit store whose data lives in the store service."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        """`client` is a shared `AsyncClient` whose base URL is the store service."""
+    def __init__(self, client: ServiceHttp) -> None:
+        """`client` is a shared `ServiceHttp` for the store service."""
         self.client = client
 
     async def _call(
@@ -67,24 +68,22 @@ class HttpStore(Store[Any]):
         *,
         body: bytes | None = None,
         params: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {USER_ID_HEADER: user_id_of(context)}
-        if body is not None:
-            headers["content-type"] = "application/json"
         try:
             response = await self.client.request(
-                method, path, content=body, params=params, headers=headers
+                method, path, body=body, params=params, headers=headers
             )
-        except httpx.TransportError as exc:
+        except UpstreamError as exc:
             raise StoreUnavailable(f"store service unreachable: {exc!r}") from exc
-        if response.status_code == 404:
+        if response.status == 404:
             raise NotFoundError(_message(response))
-        if response.status_code >= 500:
+        if response.status >= 500:
             raise StoreUnavailable(
-                f"store service answered {response.status_code}: {_message(response)}"
+                f"store service answered {response.status}: {_message(response)}"
             )
-        if response.status_code >= 400:
-            raise StoreRequestError(response.status_code, _message(response))
+        if response.status >= 400:
+            raise StoreRequestError(response.status, _message(response))
         return response
 
     # -- threads -------------------------------------------------------------
@@ -161,8 +160,8 @@ def _page_params(limit: int, after: str | None, order: str) -> dict[str, Any]:
     return params
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: Answer) -> str:
     try:
         return str(response.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
-        return response.text[:200]
+        return response.content[:200].decode("utf-8", "replace")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import Receive, Scope, Send
 
-from services.gateway.http1 import Http1Pool, Http1Response, UpstreamError
 from shared.contracts.chat import CHATKIT_PATH
 from shared.contracts.gateway import HEARTBEAT
 from shared.errors import error_response
+from shared.http1 import Http1Pool, Http1Response, UpstreamError
 from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from shared.middleware import SERVICE_TOKEN_HEADER
 

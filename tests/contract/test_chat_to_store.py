@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from chatkit.store import NotFoundError, Store
 from chatkit.types import (
@@ -43,7 +42,7 @@ from chatkit.types import (
 from chatkit.widgets import Card, Text
 
 from services.chat.store_client import HttpStore, StoreRequestError
-from shared.http import service_client
+from shared.http import ServiceHttp
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -339,7 +338,7 @@ class StoreContract:
 class TestHttpStore(StoreContract):
     @pytest.fixture
     async def store(self, store_url: str) -> AsyncIterator[HttpStore]:
-        async with service_client(store_url, token=None) as client:
+        async with ServiceHttp(store_url, token=None) as client:
             yield HttpStore(client)
 
     async def test_readding_an_identical_item_is_a_noop(self, store: HttpStore) -> None:
@@ -384,7 +383,7 @@ def test_unreachable_store_is_reported_as_unavailable() -> None:
     from services.chat.store_client import StoreUnavailable
 
     async def scenario() -> None:
-        async with httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1) as client:
+        async with ServiceHttp("http://127.0.0.1:9", token=None, timeout_s=1) as client:
             with pytest.raises(StoreUnavailable):
                 await HttpStore(client).load_thread("thr_1", context={"user_id": "u"})
 

@@ -12,7 +12,7 @@ import pytest
 from chatkit.types import ThreadMetadata
 
 from services.chat.store_client import HttpStore, StoreUnavailable
-from shared.http import service_client
+from shared.http import ServiceHttp
 from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.fault
@@ -26,7 +26,7 @@ def test_slow_and_reset_links_surface_as_store_unavailable(store_url: str) -> No
         async def scenario() -> None:
             ctx = {"user_id": f"u_{uuid.uuid4().hex[:8]}"}
             thread = ThreadMetadata(id="thr_net", created_at=datetime.now(UTC))
-            async with service_client(proxy.url, token=None, timeout=0.5) as client:
+            async with ServiceHttp(proxy.url, token=None, timeout_s=0.5) as client:
                 store = HttpStore(client)
                 await store.save_thread(thread, context=ctx)
 

@@ -18,7 +18,7 @@ from chatkit.types import (
 )
 
 from services.chat.store_client import HttpStore, StoreUnavailable
-from shared.http import service_client
+from shared.http import ServiceHttp
 from tests.support.postgres import embedded_postgres
 from tests.support.processes import running
 
@@ -63,7 +63,7 @@ def test_postgres_restart_under_load_loses_and_duplicates_nothing(tmp_path: Path
                     failures.append(exc)
 
         async def scenario() -> None:
-            async with service_client(store.url, token=None, timeout=30) as client:
+            async with ServiceHttp(store.url, token=None, timeout_s=30) as client:
                 http_store = HttpStore(client)
                 ctx = {"user_id": "restart-user"}
                 stop_at = time.monotonic() + RUN_FOR_S

@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-import httpx
 import uvicorn
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.store import NotFoundError
@@ -59,6 +58,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.chat.store_client import HttpStore
 from shared.contracts.common import USER_ID_HEADER
+from shared.http import ServiceHttp
 
 CITED_PAGE = "02-asking-the-assistant/01-page-context-and-selection"
 CITED_ANCHOR = "the-page_context-object"
@@ -259,7 +259,7 @@ def create_app(store_url: str | None, control: Control | None = None) -> Starlet
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = httpx.AsyncClient(base_url=store_url or "http://127.0.0.1:1")
+        client = ServiceHttp(store_url or "http://127.0.0.1:1", token=None)
         state["server"] = PacedServer(HttpStore(client), control)
         try:
             yield

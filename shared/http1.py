@@ -1,10 +1,14 @@
-"""A lean HTTP/1.1 client for the one upstream the gateway relays: the chat service.
+"""A lean HTTP/1.1 client for the platform's hot internal paths.
 
-Why not aiohttp or httpx: an open SSE stream is mostly idle memory, and the gateway
-holds one per reader. aiohttp keeps about 10 KB of Python objects per open response
-(a request, a response, a connection wrapper, a protocol, and stream readers with a
-760-byte deque each); this client keeps one protocol object per connection, with
-httptools (uvicorn's parser) doing the parsing in C. Measured in bench/gateway_bench.py.
+The gateway relays the chat service's streams over it, and the chat service calls the
+store with it (`shared.http.ServiceHttp`). Why not aiohttp or httpx there:
+- an open SSE stream is mostly idle memory, and the gateway holds one per reader.
+  aiohttp keeps about 10 KB of Python objects per open response (a request, a
+  response, a connection wrapper, a protocol, and stream readers with a 760-byte deque
+  each); this client keeps one protocol object per connection, with httptools
+  (uvicorn's parser) doing the parsing in C (bench/gateway_bench.py);
+- per call, httpx's API layer (URL merging, cookie handling) and aiohttp's transport
+  cost about 0.2 ms each, which shows on a store call of about 1 ms (bench/store_bench.py).
 
 What it does: keep-alive pooling with a cap on connections, an idle expiry shorter
 than the server's, a connect timeout, a read timeout that is the longest silence (not
@@ -165,6 +169,7 @@ class Http1Response(asyncio.Protocol):
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
+            self._last_data = time.monotonic()  # our pause was no silence of the upstream
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def read_all(self) -> bytes:
@@ -211,12 +216,11 @@ class Http1Response(asyncio.Protocol):
 
     def _idle_check(self) -> None:
         self._idle_timer = None
-        if self.complete or self.lost:
-            return
+        if self.complete or self.lost or self._waiter is None:
+            return  # nobody is reading (busy, or paused by us): the next wait re-arms
         silent_until = self._last_data + self._pool.read_timeout_s
         if time.monotonic() < silent_until:
-            if self._waiter is not None:
-                self._start_idle_timer()
+            self._start_idle_timer()
             return
         self._fail(UpstreamTimeout(f"no data from the upstream for {self._pool.read_timeout_s}s"))
         self.abort()
