@@ -57,6 +57,13 @@ class Answer:
     def json(self) -> Any:
         return json.loads(self.content)
 
+    def error_message(self) -> str:
+        """The error envelope's message, else the start of the body."""
+        try:
+            return str(self.json()["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            return self.content[:200].decode("utf-8", "replace")
+
 
 class ServiceHttp:
     """Calls to one provider service on `shared.http1`: the service token and the request

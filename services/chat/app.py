@@ -36,7 +36,7 @@ from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
-from shared.http import ServiceHttp, service_client
+from shared.http import ServiceHttp
 from shared.logs import current_request_id
 from shared.service import build_app
 from shared.settings import load_settings
@@ -82,15 +82,15 @@ def create_app(
             if backend is None:
                 from services.chat.clients.retrieval import RetrievalClient
 
-                client = service_client(
+                retrieval_http = ServiceHttp(
                     settings.retrieval_url,
                     token=settings.token,
-                    timeout=settings.retrieval_timeout_s,
+                    timeout_s=settings.retrieval_timeout_s,
                 )
-                retrieval_http = await stack.enter_async_context(client)
+                stack.push_async_callback(retrieval_http.aclose)
 
                 async def retrieval_status() -> int:
-                    return (await retrieval_http.get("/healthz")).status_code
+                    return (await retrieval_http.request("GET", "/healthz")).status
 
                 healthz["retrieval"] = retrieval_status
                 backend = RetrievalClient(retrieval_http)

@@ -77,13 +77,13 @@ class HttpStore(Store[Any]):
         except UpstreamError as exc:
             raise StoreUnavailable(f"store service unreachable: {exc!r}") from exc
         if response.status == 404:
-            raise NotFoundError(_message(response))
+            raise NotFoundError(response.error_message())
         if response.status >= 500:
             raise StoreUnavailable(
-                f"store service answered {response.status}: {_message(response)}"
+                f"store service answered {response.status}: {response.error_message()}"
             )
         if response.status >= 400:
-            raise StoreRequestError(response.status, _message(response))
+            raise StoreRequestError(response.status, response.error_message())
         return response
 
     # -- threads -------------------------------------------------------------
@@ -158,10 +158,3 @@ def _page_params(limit: int, after: str | None, order: str) -> dict[str, Any]:
     if after is not None:
         params["after"] = after
     return params
-
-
-def _message(response: Answer) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.content[:200].decode("utf-8", "replace")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 from pydantic import ValidationError
 
 from shared.contracts.retrieval import SearchRequest, SearchResponse
-from shared.http import service_client
+from shared.http import ServiceHttp
+from shared.http1 import UpstreamError
 
 
 class RetrievalUnavailable(Exception):
@@ -24,33 +24,31 @@ class RetrievalRequestError(Exception):
 class RetrievalClient:
     """Searches the book through the retrieval service."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        """`client` is a shared `AsyncClient` whose base URL is the retrieval service."""
+    def __init__(self, client: ServiceHttp) -> None:
+        """`client` is a shared `ServiceHttp` for the retrieval service."""
         self.client = client
 
     @classmethod
     def connect(
         cls, base_url: str, *, token: str | None = None, timeout: float = 10.0
     ) -> RetrievalClient:
-        """A client with its own `shared.http.service_client` (close it with `aclose`)."""
-        return cls(service_client(base_url, token=token, timeout=timeout))
+        """A client with its own `shared.http.ServiceHttp` (close it with `aclose`)."""
+        return cls(ServiceHttp(base_url, token=token, timeout_s=timeout))
 
     async def search(self, request: SearchRequest) -> SearchResponse:
         """Run one search. Raises `RetrievalUnavailable` or `RetrievalRequestError`."""
         try:
-            response = await self.client.post(
-                "/v1/search",
-                content=request.model_dump_json(),
-                headers={"content-type": "application/json"},
+            response = await self.client.request(
+                "POST", "/v1/search", body=request.model_dump_json().encode()
             )
-        except httpx.TransportError as exc:  # connect errors, timeouts, broken connections
+        except UpstreamError as exc:  # connect errors, timeouts, broken connections
             raise RetrievalUnavailable(f"retrieval service unreachable: {exc!r}") from exc
-        if response.status_code >= 500:
+        if response.status >= 500:
             raise RetrievalUnavailable(
-                f"retrieval service failed with {response.status_code}: {_message(response)}"
+                f"retrieval service failed with {response.status}: {response.error_message()}"
             )
-        if response.status_code != 200:
-            raise RetrievalRequestError(response.status_code, _message(response))
+        if response.status != 200:
+            raise RetrievalRequestError(response.status, response.error_message())
         try:
             return SearchResponse.model_validate_json(response.content)
         except ValidationError as exc:
@@ -58,10 +56,3 @@ class RetrievalClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200]
