@@ -19,7 +19,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
 from services.gateway.store_client import StoreClient
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
-from shared.http import service_client
+from shared.http import ServiceHttp
 from shared.logs import REQUEST_ID_HEADER
 from shared.service import build_app
 from shared.settings import load_settings
@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             idle_timeout_s=settings.upstream_idle_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
-        store = StoreClient(service_client(settings.store_url, token=settings.token))
+        store = StoreClient(ServiceHttp(settings.store_url, token=settings.token))
         limits = Limits(
             max_query_chars=settings.max_query_chars,
             attachment_max_bytes=settings.attachment_max_bytes,

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import httpx
 from chatkit.types import Attachment
 
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import AttachmentBody
 from shared.errors import ApiError
+from shared.http import Answer, ServiceHttp
+from shared.http1 import UpstreamError, UpstreamTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def _seg(value: str) -> str:
 class StoreClient:
     """Thin async client of the store service's REST API."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: ServiceHttp) -> None:
         self.client = client
 
     async def _call(
@@ -37,26 +38,26 @@ class StoreClient:
         *,
         content: bytes | None = None,
         content_type: str | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {USER_ID_HEADER: user_id}
         if content_type:
             headers["content-type"] = content_type
         try:
-            response = await self.client.request(method, path, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            if is_timeout(exc):
-                raise ApiError(504, "The store service did not answer in time.") from None
+            response = await self.client.request(method, path, body=content, headers=headers)
+        except UpstreamTimeout:
+            raise ApiError(504, "The store service did not answer in time.") from None
+        except UpstreamError as exc:
             logger.warning("store service unreachable: %r", exc)
             raise ApiError(503, "The store service is unavailable; retry shortly.") from None
-        if response.status_code >= 500:
-            logger.warning("store answered %s on %s %s", response.status_code, method, path)
+        if response.status >= 500:
+            logger.warning("store answered %s on %s %s", response.status, method, path)
             raise ApiError(502, "The store service failed to answer.")
         return response
 
     async def thread_exists(self, user_id: str, thread_id: str) -> bool:
         """Whether `thread_id` exists and belongs to `user_id`."""
         response = await self._call("GET", f"/v1/threads/{_seg(thread_id)}", user_id)
-        if response.status_code in (400, 404, 422):
+        if response.status in (400, 404, 422):
             return False
         _raise_for(response)
         return True
@@ -64,7 +65,7 @@ class StoreClient:
     async def load_attachment(self, user_id: str, attachment_id: str) -> Attachment | None:
         """The user's attachment metadata, or None when it is not theirs or does not exist."""
         response = await self._call("GET", f"/v1/attachments/{_seg(attachment_id)}", user_id)
-        if response.status_code in (400, 404, 422):
+        if response.status in (400, 404, 422):
             return None
         _raise_for(response)
         return AttachmentBody.model_validate_json(response.content).attachment
@@ -84,7 +85,7 @@ class StoreClient:
     async def delete_attachment(self, user_id: str, attachment_id: str) -> None:
         """Drop attachment metadata (and, on the store side, its bytes)."""
         response = await self._call("DELETE", f"/v1/attachments/{_seg(attachment_id)}", user_id)
-        if response.status_code != 404:
+        if response.status != 404:
             _raise_for(response)
 
     async def put_content(
@@ -98,9 +99,9 @@ class StoreClient:
             content=data,
             content_type=content_type,
         )
-        if response.status_code == 404:
+        if response.status == 404:
             raise ApiError(404, "No such attachment.")
-        if response.status_code == 413:
+        if response.status == 413:
             raise ApiError(413, "The attachment is larger than the store accepts.")
         _raise_for(response)
 
@@ -109,19 +110,13 @@ class StoreClient:
         response = await self._call(
             "GET", f"/v1/attachments/{_seg(attachment_id)}/content", user_id
         )
-        if response.status_code in (400, 404, 422):
+        if response.status in (400, 404, 422):
             return None
         _raise_for(response)
-        return response.content, response.headers.get("content-type", "application/octet-stream")
+        return response.content, response.header("content-type", "application/octet-stream")
 
 
-def is_timeout(exc: httpx.HTTPError) -> bool:
-    """Whether a failed call timed out (httpx-aiohttp reports a refused connection as one)."""
-    cause = exc.__cause__
-    return isinstance(cause, TimeoutError) if cause else isinstance(exc, httpx.TimeoutException)
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        logger.warning("store refused: %s %s", response.status_code, response.text[:300])
-        raise ApiError(502, f"The store service refused the request ({response.status_code}).")
+def _raise_for(response: Answer) -> None:
+    if response.status >= 400:
+        logger.warning("store refused: %s %s", response.status, response.error_message())
+        raise ApiError(502, f"The store service refused the request ({response.status}).")
