@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from shared.http1 import Http1Pool
+from shared.http1 import Http1Pool, Http1Response
 from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from shared.middleware import SERVICE_TOKEN_HEADER
 
@@ -86,14 +86,17 @@ class ServiceHttp:
         *,
         token: str | None,
         timeout_s: float = 10.0,
+        connect_timeout_s: float | None = None,
         max_connections: int = 200,
     ) -> None:
+        """`timeout_s` is the longest silence within a call (not a cap on the whole
+        call); connecting may take `connect_timeout_s`, by default the same."""
         self.base_url = base_url
         self.headers = {SERVICE_TOKEN_HEADER: token} if token else {}
         self.pool = Http1Pool(
             base_url,
             max_connections=max_connections,
-            connect_timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s or timeout_s,
             read_timeout_s=timeout_s,
             # The services' own keep-alive is 20 s (uvicorn --timeout-keep-alive=20).
             keepalive_s=15.0,
@@ -109,6 +112,25 @@ class ServiceHttp:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """`method path?params` with `body` (sent as JSON when given)."""
+        response = await self.stream(method, path, body=body, params=params, headers=headers)
+        try:
+            content = await response.read_all()
+            response.release()
+        finally:
+            response.close()  # a no-op after release(); else the connection is dropped
+        return Answer(response.status, content, response.headers)
+
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Http1Response:
+        """As `request`, but returns once the headers are in: the caller reads the body
+        and ends the response (`release()` or `close()`)."""
         if params:
             path = f"{path}?{urlencode(params)}"
         sent = {**self.headers, REQUEST_ID_HEADER: current_request_id() or new_request_id()}
@@ -116,13 +138,7 @@ class ServiceHttp:
             sent["content-type"] = "application/json"
         if headers:
             sent.update(headers)
-        response = await self.pool.request(method, path, body=body or b"", headers=sent)
-        try:
-            content = await response.read_all()
-            response.release()
-        finally:
-            response.close()  # a no-op after release(); else the connection is dropped
-        return Answer(response.status, content, response.headers)
+        return await self.pool.request(method, path, body=body or b"", headers=sent)
 
     async def aclose(self) -> None:
         await self.pool.close()

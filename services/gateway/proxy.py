@@ -23,9 +23,8 @@ from starlette.types import Receive, Scope, Send
 from shared.contracts.chat import CHATKIT_PATH
 from shared.contracts.gateway import HEARTBEAT
 from shared.errors import error_response
-from shared.http1 import Http1Pool, Http1Response, UpstreamError
-from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
-from shared.middleware import SERVICE_TOKEN_HEADER
+from shared.http import ServiceHttp
+from shared.http1 import Http1Response, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -76,45 +75,29 @@ class ChatUpstream:
         idle_timeout_s: float,
         max_connections: int,
     ) -> None:
-        self.headers = {SERVICE_TOKEN_HEADER: token} if token else {}
         # The read timeout is the longest silence, not a cap on the whole answer:
         # answers stay quiet for a while when the model thinks or tools run.
-        # Idle connections are dropped (after 15 s) before the chat service's own
-        # keep-alive (uvicorn --timeout-keep-alive=20) closes them: reusing one it is
-        # closing fails the request (a 502 to the browser).
-        self.pool = Http1Pool(
+        self.http = ServiceHttp(
             base_url,
-            max_connections=max_connections,
+            token=token,
+            timeout_s=idle_timeout_s,
             connect_timeout_s=connect_timeout_s,
-            read_timeout_s=idle_timeout_s,
-            keepalive_s=15.0,
+            max_connections=max_connections,
         )
-
-    def headers_for(self, extra: dict[str, str]) -> dict[str, str]:
-        """Headers of one call: service token, request id, then `extra`."""
-        return {
-            **self.headers,
-            REQUEST_ID_HEADER: current_request_id() or new_request_id(),
-            **extra,
-        }
 
     async def post(self, body: bytes, headers: dict[str, str]) -> Http1Response:
         """POST a ChatKit request; the caller reads and ends the response."""
-        return await self.pool.request("POST", CHATKIT_PATH, body=body, headers=headers)
+        return await self.http.stream("POST", CHATKIT_PATH, body=body, headers=headers)
 
     async def healthy(self) -> None:
         """Raises unless the chat service answers `/healthz` with 200 within 2 s."""
         async with asyncio.timeout(2):
-            response = await self.pool.request("GET", "/healthz")
-            try:
-                await response.read_all()
-            finally:
-                response.release()
+            response = await self.http.request("GET", "/healthz")
         if response.status != 200:
             raise RuntimeError(f"chat service /healthz answered {response.status}")
 
     async def close(self) -> None:
-        await self.pool.close()
+        await self.http.aclose()
 
 
 class _Relay:

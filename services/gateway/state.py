@@ -83,7 +83,7 @@ class Gateway:
             if len(key) > MAX_ID_LENGTH:
                 raise ApiError(400, f"{IDEMPOTENCY_KEY_HEADER} is too long.")
             headers[IDEMPOTENCY_KEY_HEADER] = key
-        body, headers = forward.body(), self.chat.headers_for(headers)
+        body = forward.body()
         if not forward.streaming:
             return UpstreamCall(self.chat, body, headers, self.clock)
         slot = await self.limiter.acquire_stream(user_id)
