@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -54,8 +54,39 @@ class ErrorResponse(BaseModel):
     """The error."""
 
 
+class DomainError(Exception):
+    """Base of the errors domain modules raise. They know nothing of HTTP: each app's
+    error table (`ErrorTable`, given to `shared.service.build_app`) maps them to a status.
+
+    The message is shown to the caller, so it must not leak internals.
+    """
+
+    code: str | None = None
+    """Stable machine-readable code; by default the status's (`not_found`, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+        self.headers = headers
+
+
+ErrorTable = Mapping[type[Exception], int]
+"""Error types and the HTTP status each maps to. Starlette picks the handler of the
+nearest class along the raised error's MRO, so a subclass may map to its own status."""
+
+
 class ApiError(Exception):
-    """An error with an HTTP status, raised anywhere in a handler."""
+    """An error with an HTTP status, raised by a route handler (the HTTP layer)."""
 
     def __init__(
         self,
@@ -128,8 +159,24 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
     return error_response(500, "Internal server error.")
 
 
-def install_error_handlers(app: Starlette) -> None:
-    """Route every error a handler can raise into the envelope."""
+def _mapped(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        code = getattr(exc, "code", None)
+        details = getattr(exc, "details", None)
+        headers = getattr(exc, "headers", None)
+        message = getattr(exc, "message", None) or str(exc) or _STATUS_CODES.get(status, "error")
+        if status >= 500:
+            logger.warning("%s: %s", type(exc).__name__, exc)
+        return error_response(status, message, code=code, details=details, headers=headers)
+
+    return handler
+
+
+def install_error_handlers(app: Starlette, table: ErrorTable | None = None) -> None:
+    """Route every error a handler can raise into the envelope; `table` maps the
+    service's domain errors to their status."""
+    for error_type, status in (table or {}).items():
+        app.add_exception_handler(error_type, _mapped(status))
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(ValidationError, _validation_error)

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Lifespan
 
 from shared.api import openapi_route
-from shared.errors import install_error_handlers
+from shared.errors import ErrorTable, install_error_handlers
 from shared.health import ReadinessCheck, health_routes
 from shared.logs import configure_logging
 from shared.metrics import with_metrics_listener
@@ -31,10 +31,12 @@ def build_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     check_service_token: bool = True,
     body_limits: Mapping[str, int] | None = None,
+    errors: ErrorTable | None = None,
 ) -> Starlette:
     """A Starlette app with the platform's middleware, errors, health, metrics and OpenAPI.
 
-    `body_limits` maps path patterns to body limits other than `settings.max_body_bytes`.
+    `body_limits` maps path patterns to body limits other than `settings.max_body_bytes`;
+    `errors` maps the service's domain errors to HTTP statuses (its one error table).
     """
     configure_logging(name, settings.log_level, settings.log_json)
     middleware = [
@@ -56,7 +58,7 @@ def build_app(
             else with_metrics_listener(lifespan, settings.host, settings.metrics_port)
         ),
     )
-    install_error_handlers(app)
+    install_error_handlers(app, errors)
     app.state.settings = settings
     return app
 
