@@ -1,10 +1,10 @@
 """The Kubernetes manifests and Dockerfiles: they render, validate and agree with the code.
 
-Both overlays are rendered with `deploy.k8s.render` (and compared with the real kustomize
-when `kubectl` or `kustomize` is installed), validated against the Kubernetes schemas
+Both overlays are rendered with the real kustomize (`kubectl kustomize`; skipped where
+neither kubectl nor kustomize is installed), validated against the Kubernetes schemas
 (`kubernetes-validate`, strict), checked against the services' settings classes (env var
-names, ports, internal URLs), checked for the hardening the platform requires, and scanned
-by checkov once for everything.
+names, ports, internal URLs), checked for the labels and the hardening the platform
+requires, and scanned by checkov once for everything.
 """
 
 from __future__ import annotations
@@ -17,29 +17,21 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import AliasChoices
 
-from deploy.k8s.render import (
-    K8S_DIR,
-    Manifest,
-    containers_of,
-    key_of,
-    kustomize_command,
-    render,
-    split_image,
-)
 from shared.settings import ServiceSettings
+from tests.deploy.kustomize import K8S_DIR, Manifest, manifests, render
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("dev", "prod")
 SERVICES = ("gateway", "chat", "retrieval", "store")
+PART_OF = {"app.kubernetes.io/part-of": "chatkit"}
+"""The label deploy/k8s/components/part-of puts on everything the overlays render."""
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 """Oldest Kubernetes the manifests support, and the newest kubernetes-validate knows."""
 SHUTDOWN_MARGIN_S = 10
@@ -65,7 +57,13 @@ PROCESS_ENV = {
 
 @functools.cache
 def rendered(overlay: str) -> tuple[Manifest, ...]:
-    return tuple(render(K8S_DIR / "overlays" / overlay))
+    return tuple(manifests(K8S_DIR / "overlays" / overlay))
+
+
+def key_of(manifest: Manifest) -> tuple[str, str, str]:
+    """(kind, namespace, name) of one object."""
+    meta = manifest["metadata"]
+    return (manifest["kind"], meta.get("namespace", ""), meta["name"])
 
 
 def objects(overlay: str, kind: str) -> dict[str, Manifest]:
@@ -84,6 +82,28 @@ def container(manifest: Manifest) -> dict[str, Any]:
 
 def workloads(overlay: str) -> list[Manifest]:
     return [m for m in rendered(overlay) if m["kind"] in ("Deployment", "StatefulSet")]
+
+
+def containers_of(workload: Manifest) -> list[dict[str, Any]]:
+    """Every container (init containers included) of a Deployment or StatefulSet."""
+    pod = workload["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference."""
+    name, _, digest = image.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    return name, tag, digest or None
+
+
+def test_split_image() -> None:
+    assert split_image("localhost:5001/gateway:dev") == ("localhost:5001/gateway", "dev", None)
+    assert split_image("ghcr.io/x/chat@sha256:ab") == ("ghcr.io/x/chat", None, "sha256:ab")
+    assert split_image("store") == ("store", None, None)
 
 
 def option(command: list[str], name: str) -> str:
@@ -161,31 +181,21 @@ def service_settings(service: str) -> type[ServiceSettings]:
         raise
 
 
-# -- the renderer ---------------------------------------------------------------------
+# -- labels -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_python_renderer_matches_kustomize(overlay: str) -> None:
-    if kustomize_command() is None:
-        pytest.skip("neither kustomize nor kubectl is installed")
-    ours = {key_of(m): m for m in rendered(overlay)}
-    theirs = {key_of(m): m for m in render(K8S_DIR / "overlays" / overlay, engine="kubectl")}
-    assert sorted(ours) == sorted(theirs)
-    for key, manifest in ours.items():
-        assert manifest == theirs[key], key
-
-
-def test_cli_prints_the_rendered_yaml() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.k8s.render", "overlays/prod"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
-    assert {key_of(d) for d in docs} == {key_of(m) for m in rendered("prod")}
+def test_every_object_and_pod_is_part_of_the_platform(overlay: str) -> None:
+    for manifest in rendered(overlay):
+        labels = manifest["metadata"].get("labels") or {}
+        assert labels.items() >= PART_OF.items(), key_of(manifest)
+    for workload in workloads(overlay):
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert pod_labels.items() >= PART_OF.items(), key_of(workload)
+        # selectors are immutable: the label must not reach them (includeSelectors: false)
+        assert PART_OF.keys().isdisjoint(workload["spec"]["selector"]["matchLabels"])
+        for claim in workload["spec"].get("volumeClaimTemplates", []):
+            assert PART_OF.keys().isdisjoint(claim["metadata"].get("labels", {}))
 
 
 # -- schemas --------------------------------------------------------------------------
@@ -550,7 +560,7 @@ def test_dockerfile(service: str) -> None:
     assert not any(f"services/{other}" in copies for other in others)
     # the image's default command is the Deployment's
     (cmd,) = args["CMD"]
-    base = render(K8S_DIR / "base")
+    base = manifests(K8S_DIR / "base")
     main = next(
         container(m) for m in base if m["kind"] == "Deployment" and m["metadata"]["name"] == service
     )
@@ -585,10 +595,8 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
     binary = checkov_binary()
     if binary is None:
         pytest.skip("checkov is not installed (see deploy/k8s/README.md)")
-    from deploy.k8s.render import to_yaml
-
     for overlay in OVERLAYS:
-        (tmp_path / f"{overlay}.yaml").write_text(to_yaml(rendered(overlay)))
+        (tmp_path / f"{overlay}.yaml").write_text(render(K8S_DIR / "overlays" / overlay))
     for service in SERVICES:
         (tmp_path / service).mkdir()
         shutil.copy(ROOT / "services" / service / "Dockerfile", tmp_path / service)
