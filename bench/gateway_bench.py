@@ -90,8 +90,8 @@ def _rss_kb(pid: int) -> int:
 def reader_cookies(count: int) -> list[str]:
     """`Cookie` headers of `count` distinct readers, as the gateway signs them when a
     browser loads the page (the web client always loads `/` before it asks anything)."""
-    signer = CookieSigner(COOKIE_SECRET.encode())
-    return [f"chatkit_uid={signer.sign(new_anonymous_id())}" for _ in range(count)]
+    signer = CookieSigner(COOKIE_SECRET.encode(), max_age_s=86400)
+    return [f"chatkit_uid={signer.cookie_value(new_anonymous_id())}" for _ in range(count)]
 
 
 async def _stream(

@@ -7,14 +7,13 @@ gateway and signed; in JWT mode it is the `sub` of a token the gateway verified.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import logging
 import secrets
 from typing import Any
 
 import jwt
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
@@ -32,28 +31,27 @@ def unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-class CookieSigner:
-    """Signs and checks `user_id.signature` cookie values (HMAC-SHA256)."""
+class CookieSigner(TimestampSigner):
+    """Signs the anonymous user id into the dev cookie (`user_id.timestamp.signature`,
+    HMAC-SHA256) and refuses a value older than `max_age_s` on the server too."""
 
-    def __init__(self, secret: bytes) -> None:
-        self.secret = secret
+    def __init__(self, secret: bytes, max_age_s: int) -> None:
+        super().__init__(secret, salt="chatkit.dev-user-cookie", digest_method=hashlib.sha256)
+        self.max_age_s = max_age_s
 
-    def _mac(self, user_id: str) -> str:
-        digest = hmac.new(self.secret, user_id.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    def cookie_value(self, user_id: str) -> str:
+        """The cookie value for `user_id`, signed now."""
+        return self.sign(user_id).decode()
 
-    def sign(self, user_id: str) -> str:
-        """The cookie value for `user_id`."""
-        return f"{user_id}.{self._mac(user_id)}"
-
-    def verify(self, value: str | None) -> str | None:
-        """The user id in a cookie value, or None if it is missing or tampered with."""
-        if not value or "." not in value or len(value) > 2 * MAX_ID_LENGTH:
+    def user_id(self, value: str | None) -> str | None:
+        """The user id in a cookie value; None if it is missing, tampered with, signed with
+        another key, or older than `max_age_s`."""
+        if not value or len(value) > 2 * MAX_ID_LENGTH:
             return None
-        user_id, _, mac = value.rpartition(".")
-        if user_id and hmac.compare_digest(mac, self._mac(user_id)):
-            return user_id
-        return None
+        try:
+            return self.unsign(value, max_age=self.max_age_s).decode()
+        except BadSignature:  # SignatureExpired included
+            return None
 
 
 def new_anonymous_id() -> str:
@@ -79,14 +77,14 @@ class DevCookieMiddleware:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
-        user_id = self.signer.verify(HTTPConnection(scope).cookies.get(self.name))
+        user_id = self.signer.user_id(HTTPConnection(scope).cookies.get(self.name))
         if user_id is not None:
             scope.setdefault("state", {})["user_id"] = user_id
             await self.app(scope, receive, send)
             return
         user_id = new_anonymous_id()
         scope.setdefault("state", {})["user_id"] = user_id
-        cookie = f"{self.name}={self.signer.sign(user_id)}; {self.attributes}"
+        cookie = f"{self.name}={self.signer.cookie_value(user_id)}; {self.attributes}"
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -172,11 +170,12 @@ class Authenticator:
 
 def cookie_signer(settings: GatewaySettings) -> CookieSigner:
     """The signer for dev cookies; warns when the secret is per-process."""
+    max_age_s = settings.cookie_max_age_s
     if settings.cookie_secret is not None:
-        return CookieSigner(settings.cookie_secret.get_secret_value().encode())
+        return CookieSigner(settings.cookie_secret.get_secret_value().encode(), max_age_s)
     if settings.auth == "dev":
         logger.warning(
             "GATEWAY_COOKIE_SECRET is not set: dev user cookies are signed with a random "
             "per-process secret and will not survive a restart or work across replicas."
         )
-    return CookieSigner(secrets.token_bytes(32))
+    return CookieSigner(secrets.token_bytes(32), max_age_s)

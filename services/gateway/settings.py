@@ -62,7 +62,7 @@ class GatewaySettings(ServiceSettings):
     cookie_secure: bool = False
     """Mark the dev cookie `Secure` (set when served over HTTPS)."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
-    """Lifetime of the dev user cookie."""
+    """Lifetime of the dev user cookie; the gateway refuses an older one too."""
     jwt_algorithms: StrList = ["RS256"]
     """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them)."""
     jwt_secret: SecretStr | None = None

@@ -69,10 +69,10 @@ class GatewayUser:
 
     @property
     def user_id(self) -> str:
-        """The user id the gateway signed into the dev cookie (`user_id.signature`)."""
+        """The user id the gateway signed into the dev cookie (`user_id.timestamp.signature`)."""
         value = self.http.cookies.get(COOKIE)
         assert value, "no dev cookie yet"
-        return value.rpartition(".")[0]
+        return value.partition(".")[0]
 
     async def ask(
         self,

@@ -13,7 +13,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def user_of(client: httpx.AsyncClient) -> str:
-    return str(client.cookies["chatkit_uid"]).rpartition(".")[0]
+    return str(client.cookies["chatkit_uid"]).partition(".")[0]
 
 
 async def test_direct_upload_and_owner_only_download(

@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.integration.gateway.conftest import REDIS_URL
-from tests.integration.gateway.test_chat_endpoints import assert_error
+from tests.integration.gateway.conftest import COOKIE_SECRET, REDIS_URL
+from tests.integration.gateway.test_chat_endpoints import ask, assert_error
 from tests.integration.gateway.upstream import Control
 from tests.support.servers import free_port, serve
+from tests.unit.gateway.test_edge import SignedAgo
 
 SECRET = "x" * 32
 JWT_SETTINGS = {
@@ -120,6 +121,24 @@ async def test_jwt_with_jwks(make_gateway: Any, control: Control, jwks: tuple[An
                 headers={"authorization": f"Bearer {forged}"},
             )
             assert_error(refused, 401)
+
+
+async def test_dev_cookie_expires_on_the_server(gateway_url: str, control: Control) -> None:
+    """A cookie older than GATEWAY_COOKIE_MAX_AGE_S (a year here) is a new user, whatever
+    the browser kept; a younger one, or one signed under another secret, behaves as it should."""
+    year = 365 * 86400
+    cases = [
+        (SignedAgo(COOKIE_SECRET.encode(), year - 3600), True),
+        (SignedAgo(COOKIE_SECRET.encode(), year + 3600), False),
+        (SignedAgo(b"another-secret", 0), False),
+    ]
+    for signer, kept in cases:
+        control.reset()
+        async with httpx.AsyncClient(base_url=gateway_url) as c:
+            c.cookies.set("chatkit_uid", signer.cookie_value("anon_reader"))
+            headers, _ = await ask(c, {"query": "who am I?"})
+        assert (control.requests[0]["_user"] == "anon_reader") is kept
+        assert ("set-cookie" not in headers) is kept
 
 
 async def test_cors_explicit_origins(make_gateway: Any) -> None:
