@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
+from collections.abc import MutableMapping
 
 import numpy as np
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
@@ -34,34 +35,6 @@ EMBEDDED_TEXTS = Counter(
     "retrieval_embedded_texts_total",
     "Texts sent to the embedding provider (cache misses).",
 )
-
-
-class LRU:
-    """A bounded mapping that forgets the least recently used entry."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[str, Vectors] = OrderedDict()
-
-    def get(self, key: str) -> Vectors | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: Vectors) -> None:
-        if self.size <= 0:
-            return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class RedisVectors:
@@ -142,7 +115,7 @@ class CachedEmbedder:
         self.model_id = inner.model_id
         self.dimension = inner.dimension
         self.redis = redis
-        self.lru = LRU(lru_size)
+        self.lru: LRUCache[str, Vectors] | None = LRUCache(lru_size) if lru_size > 0 else None
         self._prefix = f"{prefix}{inner.model_id}:{inner.dimension}:"
         self.stats = {"memory_hits": 0, "redis_hits": 0, "misses": 0}
 
@@ -156,7 +129,8 @@ class CachedEmbedder:
         use_lru = purpose == "query"
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         keys = [self.key(text) for text in texts]
-        lru = self.lru if use_lru else LRU(0)
+        # Documents (and lru_size=0) get a throwaway dict: nothing they put outlives the call.
+        lru: MutableMapping[str, Vectors] = self.lru if use_lru and self.lru is not None else {}
         pending: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             vector = lru.get(key)
@@ -180,7 +154,7 @@ class CachedEmbedder:
                 if raw is None or len(raw) != self.dimension * 4:
                     continue
                 vector = np.frombuffer(raw, dtype=np.float32)
-                lru.put(key, vector)
+                lru[key] = vector
                 for i in pending.pop(key):
                     out[i] = vector
                     hits += 1
@@ -199,7 +173,7 @@ class CachedEmbedder:
         writes: dict[str, bytes] = {}
         for key, vector in zip(missing, vectors, strict=True):
             vector = np.ascontiguousarray(vector, dtype=np.float32)
-            lru.put(key, vector)
+            lru[key] = vector
             writes[key] = vector.tobytes()
             for i in pending[key]:
                 out[i] = vector
