@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +27,13 @@ DIM = 32
 
 
 class FakeOpenAI:
-    """`POST /v1/embeddings` like OpenAI: bag-of-words vectors, out-of-order data, faults on cue."""
+    """`POST /v1/embeddings` like OpenAI: bag-of-words vectors, out-of-order data, base64 when
+    asked (unless `floats_only`, as some compatible servers do), faults on cue."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_next: list[int] = []
+        self.floats_only = False
 
     @staticmethod
     def vector(text: str, dimensions: int) -> list[float]:
@@ -45,10 +49,14 @@ class FakeOpenAI:
             return JSONResponse({"error": {"message": "boom"}}, status_code=self.fail_next.pop(0))
         inputs = body["input"]
         dims = body.get("dimensions", DIM)
-        data = [
+        data: list[dict[str, Any]] = [
             {"object": "embedding", "index": i, "embedding": self.vector(t, dims)}
             for i, t in enumerate(inputs)
         ]
+        if body.get("encoding_format") == "base64" and not self.floats_only:
+            for item in data:
+                raw = np.asarray(item["embedding"], dtype="<f4").tobytes()
+                item["embedding"] = base64.b64encode(raw).decode()
         return JSONResponse(
             {"object": "list", "data": list(reversed(data)), "model": body["model"]}
         )
@@ -64,10 +72,12 @@ def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
         yield fake, f"{url}/v1"
 
 
+@pytest.mark.parametrize("floats_only", [False, True], ids=["base64", "floats"])
 async def test_batches_orders_normalises_and_authenticates(
-    fake_openai: tuple[FakeOpenAI, str],
+    fake_openai: tuple[FakeOpenAI, str], floats_only: bool
 ) -> None:
     fake, base_url = fake_openai
+    fake.floats_only = floats_only
     embedder = OpenAIEmbedder(
         base_url, "text-embedding-3-small", DIM, api_key="sk-test", batch_size=2
     )
@@ -83,18 +93,56 @@ async def test_batches_orders_normalises_and_authenticates(
     await embedder.close()
 
 
-async def test_retries_5xx_and_refuses_4xx(fake_openai: tuple[FakeOpenAI, str]) -> None:
+async def test_retries_5xx_and_429_and_refuses_4xx(fake_openai: tuple[FakeOpenAI, str]) -> None:
     fake, base_url = fake_openai
     embedder = OpenAIEmbedder(base_url, "m", DIM, retries=2)
     fake.fail_next = [503, 429]
     assert (await embedder.embed(["x"])).shape == (1, DIM)
+    assert len(fake.requests) == 3
+    fake.requests.clear()
     fake.fail_next = [400]
-    with pytest.raises(EmbeddingError, match="400"):
+    with pytest.raises(EmbeddingError, match=r"refused the call: HTTP 400 .*boom"):
         await embedder.embed(["x"])
+    assert len(fake.requests) == 1
+    fake.requests.clear()
     fake.fail_next = [500, 500, 500]
-    with pytest.raises(EmbeddingError, match="500"):
+    with pytest.raises(EmbeddingError, match=r"failed after 3 tries: HTTP 500"):
         await embedder.embed(["x"])
+    assert len(fake.requests) == 3
     await embedder.close()
+
+
+async def test_retries_connection_errors() -> None:
+    """A server that hangs up on every connection: each try is a new connection."""
+    connections = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    embedder = OpenAIEmbedder(f"http://127.0.0.1:{port}/v1", "m", DIM, retries=1)
+    with pytest.raises(EmbeddingError, match=r"failed after 2 tries: \w+"):
+        await embedder.embed(["x"])
+    assert connections == 2
+    await embedder.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_dimensions_are_asked_for_and_checked(
+    fake_openai: tuple[FakeOpenAI, str],
+) -> None:
+    _, base_url = fake_openai
+    embedder = OpenAIEmbedder(base_url, "m", DIM + 1)  # the server makes DIM + 1 dims...
+    assert (await embedder.embed(["x"])).shape == (1, DIM + 1)
+    wrong = OpenAIEmbedder(base_url, "text-embedding-ada-002", DIM + 1)  # ...unless not asked
+    with pytest.raises(EmbeddingError, match=rf"shape \(1, {DIM}\), expected \(1, {DIM + 1}\)"):
+        await wrong.embed(["x"])
+    await embedder.close()
+    await wrong.close()
 
 
 def test_service_runs_on_the_openai_provider(
