@@ -65,7 +65,7 @@ def refuse_nul(raw: bytes) -> None:
         raise ApiError(400, "Text may not contain NUL (\\u0000) characters.")
 
 
-async def read_json(request: Request, schema: Schema) -> Any:
+async def read_json(request: Request[Any], schema: Schema) -> Any:
     """Parse the request body against `schema`: 400 for bad JSON, 422 for a contract miss."""
     raw = await request.body()
     if not raw:
@@ -83,7 +83,7 @@ async def read_json(request: Request, schema: Schema) -> Any:
         ) from None
 
 
-def read_query(request: Request, model: type[M]) -> M:
+def read_query(request: Request[Any], model: type[M]) -> M:
     """Validate query parameters against `model` (422 on a miss)."""
     try:
         return model.model_validate(dict(request.query_params))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -38,18 +39,18 @@ async def metrics_endpoint(request: Request) -> Response:
 def with_metrics_listener(
     lifespan: Lifespan[Starlette] | None, host: str, port: int
 ) -> Lifespan[Starlette]:
-    """`lifespan` (one that yields no state), plus a listener serving `/metrics` on
+    """`lifespan` (and the state it yields), plus a listener serving `/metrics` on
     `host:port` while the app runs."""
 
     @asynccontextmanager
-    async def wrapped(app: Starlette) -> AsyncIterator[None]:
+    async def wrapped(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         server, thread = start_http_server(port, addr=host)
         try:
             if lifespan is None:
-                yield
+                yield {}
             else:
-                async with lifespan(app):
-                    yield
+                async with lifespan(app) as state:
+                    yield state or {}
         finally:
             server.shutdown()
             server.server_close()

@@ -12,7 +12,8 @@ from services.chat.app import create_app
 from services.chat.memory_store import MemoryStore
 from services.chat.models.providers import choose_model
 from services.chat.settings import ChatSettings
-from services.retrieval.app import ingest_if_empty, open_resources
+from services.retrieval.ingest import ingest_if_empty
+from services.retrieval.resources import open_resources
 from services.retrieval.search import Searcher
 from services.retrieval.settings import RetrievalSettings
 from shared.contracts.retrieval import SearchRequest, SearchResponse
@@ -40,8 +41,8 @@ def create_monolith_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_resources(retrieval) as resources:
-            await ingest_if_empty(resources, book, corpus)
-            search.searcher = resources.searcher
+            await ingest_if_empty(resources["ingestor"], book, corpus)
+            search.searcher = resources["searcher"]
             async with chat_lifespan(app):
                 yield
 

@@ -1,37 +1,33 @@
 """Parse book pages (Markdown with YAML front matter, or HTML) into titled sections.
 
-Chapter, lesson and title come from front matter (or HTML `<meta>`), else from the
-layout `NN-chapter-slug/NN-lesson-slug.md` and the first `#` heading.
+Title, chapter, lesson and heading anchors follow `shared.book_format`, the rules the
+gateway renders the book with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
 from bs4 import BeautifulSoup, Tag
-from markdown_it import MarkdownIt
 
+from services.retrieval.errors import InvalidDocument, UnsupportedDocument
+from shared.book_format import (
+    Anchors,
+    FrontMatterError,
+    PageInfo,
+    markdown,
+    page_info,
+    read_markdown,
+)
 from shared.contracts.retrieval import DOCUMENT_SUFFIXES
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
-_NUMBERED = re.compile(r"^(\d+)[-_ .]+(.*)$")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?---[ \t]*(\r?\n|\Z)", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
-_md = MarkdownIt("commonmark").enable("table")
-
-
-class DocumentError(ValueError):
-    """A document that cannot be ingested; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+_md = markdown()
 
 
 @dataclass(frozen=True)
@@ -64,19 +60,18 @@ class ParsedDocument:
 def document_id_for(path: str) -> str:
     """The id of the file at `path` (relative, '/'-separated, without its suffix).
 
-    Raises DocumentError (415) for an unsupported suffix, (422) for an unsafe path.
+    Raises UnsupportedDocument for an unsupported suffix, InvalidDocument for an unsafe path.
     """
     clean = path.strip().replace("\\", "/")
     while clean.startswith("./"):
         clean = clean[2:]
     pure = PurePosixPath(clean)
     if pure.is_absolute() or not pure.parts or any(p in ("..", ".", "") for p in pure.parts):
-        raise DocumentError(422, f"Document path {path!r} must be relative, without '..'.")
+        raise InvalidDocument(f"Document path {path!r} must be relative, without '..'.")
     if pure.suffix.lower() not in DOCUMENT_SUFFIXES:
-        raise DocumentError(
-            415,
+        raise UnsupportedDocument(
             f"Unsupported file type {pure.suffix or '(none)'!r} for {path!r}; "
-            f"supported: {', '.join(DOCUMENT_SUFFIXES)}.",
+            f"supported: {', '.join(DOCUMENT_SUFFIXES)}."
         )
     return str(pure.with_suffix(""))
 
@@ -95,31 +90,11 @@ def normalize_page(value: str, url_base: str = "/book") -> str:
     return page
 
 
-def slugify(text: str) -> str:
-    """GitHub-style heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = re.sub(r"[^\w\- ]", "", text)
-    return re.sub(r" ", "-", text)
-
-
-class _Anchors:
-    """Unique anchors within one page, numbered like GitHub does (`x`, `x-1`, ...)."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, int] = {}
-
-    def __call__(self, text: str) -> str:
-        slug = slugify(text) or "section"
-        count = self.seen.get(slug, 0)
-        self.seen[slug] = count + 1
-        return slug if count == 0 else f"{slug}-{count}"
-
-
 def check_text(content: str, path: str) -> None:
-    """Reject content that is binary junk rather than text (422)."""
+    """Reject content that is binary junk rather than text."""
     sample = content[:100_000]
     if "\x00" in sample or len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
-        raise DocumentError(422, f"{path!r} does not look like a text document (binary data).")
+        raise InvalidDocument(f"{path!r} does not look like a text document (binary data).")
 
 
 def parse_document(path: str, content: str) -> ParsedDocument:
@@ -127,102 +102,59 @@ def parse_document(path: str, content: str) -> ParsedDocument:
     document_id = document_id_for(path)
     check_text(content, path)
     content_hash = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
-    if PurePosixPath(path.strip()).suffix.lower() in MARKDOWN_SUFFIXES:
-        meta, body = _split_front_matter(content, path)
-        return _parse_markdown(document_id, path, meta, body, content_hash)
-    return _parse_html(document_id, path, content, content_hash)
-
-
-def _split_front_matter(content: str, path: str) -> tuple[dict[str, Any], str]:
-    content = content.lstrip("\ufeff")
-    match = _FRONT_MATTER.match(content)
-    if not match:
-        return {}, content
     try:
-        meta = yaml.safe_load(match.group(1) or "") or {}
-    except yaml.YAMLError as exc:
-        raise DocumentError(422, f"Front matter of {path!r} is not valid YAML: {exc}") from None
-    if not isinstance(meta, dict):
-        raise DocumentError(422, f"Front matter of {path!r} must be a mapping.")
-    return meta, content[match.end() :]
+        if PurePosixPath(path.strip()).suffix.lower() in MARKDOWN_SUFFIXES:
+            return _parse_markdown(document_id, path, content, content_hash)
+        return _parse_html(document_id, path, content, content_hash)
+    except FrontMatterError as exc:
+        raise InvalidDocument(exc.about(repr(path))) from None
 
 
-def _layout(document_id: str) -> tuple[int | None, str | None, str]:
-    """Chapter number, lesson slug and a readable title from `NN-chapter/NN-lesson`."""
-    parts = document_id.split("/")
-    chapter = None
-    for part in parts[:-1]:
-        match = _NUMBERED.match(part)
-        if match:
-            chapter = int(match.group(1))
-    stem = parts[-1]
-    match = _NUMBERED.match(stem)
-    lesson = match.group(2) if match else stem
-    return chapter, lesson or stem, (lesson or stem).replace("-", " ").replace("_", " ").title()
-
-
-def _meta_int(meta: dict[str, Any], key: str, path: str) -> int | None:
-    value = meta.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise DocumentError(422, f"{key!r} in {path!r} must be an integer.")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise DocumentError(
-            422, f"{key!r} in {path!r} must be an integer, not {value!r}."
-        ) from None
-
-
-def _meta_str(meta: dict[str, Any], key: str) -> str | None:
-    value = meta.get(key)
-    return str(value).strip() or None if value is not None else None
-
-
-def _parse_markdown(
-    document_id: str, path: str, meta: dict[str, Any], body: str, content_hash: str
-) -> ParsedDocument:
-    chapter, lesson, fallback_title = _layout(document_id)
-    tokens = _md.parse(body)
-    lines = body.splitlines()
-    headings: list[tuple[int, str, int, int]] = []  # level, text, first line, next line
-    for i, token in enumerate(tokens):
-        if token.type == "heading_open" and token.map and token.level == 0:
-            inline = tokens[i + 1]
-            text = "".join(
-                child.content for child in (inline.children or []) if child.type != "softbreak"
-            ).strip()
-            headings.append((int(token.tag[1]), text, token.map[0], token.map[1]))
-
-    title = _meta_str(meta, "title")
-    first_h1 = next((text for level, text, _, _ in headings if level == 1), None)
-    title = title or first_h1 or fallback_title
-    anchors = _Anchors()
+def _parse_markdown(document_id: str, path: str, content: str, content_hash: str) -> ParsedDocument:
+    page = read_markdown(document_id, content, _md)
+    lines = page.body.splitlines()
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = [(0, title)]
+    stack: list[tuple[int, str]] = [(0, page.info.title)]
     anchor: str | None = None
     start = 0
-    for level, text, first, after in headings:
-        sections.append(_section(stack, anchor, lines[start:first]))
-        if level == 1 and len(stack) == 1:
-            stack = [(1, text)]
+    for heading in page.headings:
+        sections.append(_section(stack, anchor, lines[start : heading.line]))
+        if heading.level == 1 and len(stack) == 1:
+            stack = [(1, heading.text)]
             anchor = None
-            anchors(text)
         else:
-            while stack and stack[-1][0] >= level:
+            while stack and stack[-1][0] >= heading.level:
                 stack.pop()
-            stack.append((level, text))
-            anchor = anchors(text)
-        start = after
+            stack.append((heading.level, heading.text))
+            anchor = heading.anchor
+        start = heading.end_line
     sections.append(_section(stack, anchor, lines[start:]))
+    return _document(document_id, path, page.info, _url(page.meta), content_hash, sections)
+
+
+def _url(meta: dict[str, Any]) -> str | None:
+    for key in ("url", "permalink"):
+        value = meta.get(key)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def _document(
+    document_id: str,
+    path: str,
+    info: PageInfo,
+    url: str | None,
+    content_hash: str,
+    sections: list[Section],
+) -> ParsedDocument:
     return ParsedDocument(
         document_id=document_id,
         path=path,
-        title=title,
-        chapter=_meta_int(meta, "chapter", path) if "chapter" in meta else chapter,
-        lesson=_meta_str(meta, "lesson") or lesson,
-        url=_meta_str(meta, "url") or _meta_str(meta, "permalink"),
+        title=info.title,
+        chapter=info.chapter,
+        lesson=info.lesson,
+        url=url,
         content_hash=content_hash,
         sections=[s for s in sections if s.text],
     )
@@ -237,7 +169,6 @@ _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 
 def _parse_html(document_id: str, path: str, content: str, content_hash: str) -> ParsedDocument:
-    chapter, lesson, fallback_title = _layout(document_id)
     soup = BeautifulSoup(content, "html.parser")
     for junk in soup(["script", "style", "nav", "noscript", "template"]):
         junk.decompose()
@@ -248,16 +179,14 @@ def _parse_html(document_id: str, path: str, content: str, content_hash: str) ->
     }
     first_h1 = soup.find("h1")
     title_tag = soup.find("title")
-    title = (
-        meta.get("title")
-        or (title_tag.get_text(" ", strip=True) if title_tag else "")
-        or (first_h1.get_text(" ", strip=True) if first_h1 else "")
-        or fallback_title
+    first_heading = (title_tag.get_text(" ", strip=True) if title_tag else "") or (
+        first_h1.get_text(" ", strip=True) if first_h1 else ""
     )
+    info = page_info(document_id, meta, first_heading or None)
     root = soup.body or soup
-    anchors = _Anchors()
+    anchors = Anchors()
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = [(0, title)]
+    stack: list[tuple[int, str]] = [(0, info.title)]
     anchor: str | None = None
     texts: list[str] = []
     for element in root.find_all([*_HEADINGS, *_BLOCKS]):
@@ -280,13 +209,4 @@ def _parse_html(document_id: str, path: str, content: str, content_hash: str) ->
         elif text:
             texts.append(f"- {text}" if element.name == "li" else text)
     sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
-    return ParsedDocument(
-        document_id=document_id,
-        path=path,
-        title=title,
-        chapter=_meta_int(meta, "chapter", path) if meta.get("chapter") else chapter,
-        lesson=meta.get("lesson") or lesson,
-        url=meta.get("url") or None,
-        content_hash=content_hash,
-        sections=[s for s in sections if s.text],
-    )
+    return _document(document_id, path, info, meta.get("url") or None, content_hash, sections)

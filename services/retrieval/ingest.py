@@ -1,6 +1,4 @@
-"""Ingestion: parse, chunk, embed in batches, upsert idempotently; and its command line.
-
-    python -m services.retrieval.ingest docs/book --corpus default
+"""Ingestion: parse, chunk, embed in batches, upsert idempotently.
 
 Chunk ids are derived from their content (see `chunking.point_id`), so re-ingesting an
 unchanged file finds every id stored and writes nothing, and a changed file writes only
@@ -9,7 +7,6 @@ its new chunks, then removes the stale ones.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
@@ -19,7 +16,8 @@ from pathlib import Path
 
 from services.retrieval.cache import CachedEmbedder
 from services.retrieval.chunking import Chunk, chunk_document, chunk_payload, point_id
-from services.retrieval.documents import DocumentError, ParsedDocument, parse_document
+from services.retrieval.documents import ParsedDocument, parse_document
+from services.retrieval.errors import InvalidDocument
 from services.retrieval.index.base import IndexPoint, VectorIndex
 from services.retrieval.lexical import Bm25Encoder
 from services.retrieval.settings import RetrievalSettings
@@ -67,7 +65,7 @@ class Ingestor:
         seen: set[str] = set()
         for doc in parsed:
             if doc.document_id in seen:
-                raise DocumentError(422, f"Document {doc.document_id!r} appears twice.")
+                raise InvalidDocument(f"Document {doc.document_id!r} appears twice.")
             seen.add(doc.document_id)
         return parsed
 
@@ -194,100 +192,25 @@ async def ingest_directory(
     return results
 
 
-async def _run_local(args: argparse.Namespace, settings: RetrievalSettings) -> int:
-    from tqdm import tqdm
-
-    from services.retrieval.app import open_resources
-
-    async with open_resources(settings) as resources:
-        files = book_files(args.path)
-        with tqdm(desc="embedding chunks", unit="chunk", disable=args.quiet) as bar:
-
-            def step(n: int) -> None:
-                if n == 0:  # a new batch of documents has been planned
-                    return
-                bar.update(n)
-
-            results = await ingest_directory(
-                resources.ingestor, args.path, args.corpus, prune=args.prune, progress=step
-            )
-        _summarize(results, len(files))
-    return 0
-
-
-async def _run_remote(args: argparse.Namespace, settings: RetrievalSettings) -> int:
-    from tqdm import tqdm
-
-    from shared.contracts.retrieval import IngestDocument, IngestRequest, IngestResponse
-    from shared.http import service_client
-
-    files = book_files(args.path)
-    results: list[DocumentResult] = []
-    async with service_client(args.service_url, token=settings.token, timeout=600) as client:
-        with tqdm(total=len(files), desc="ingesting", unit="file", disable=args.quiet) as bar:
-            for start in range(0, len(files), 20):
-                part = files[start : start + 20]
-                request = IngestRequest(
-                    corpus=args.corpus,
-                    documents=[IngestDocument(path=p, content=c) for p, c in part],
-                )
-                response = await client.post(
-                    "/v1/documents",
-                    content=request.model_dump_json(),
-                    headers={"content-type": "application/json"},
-                )
-                if response.status_code != 200:
-                    print(f"error: HTTP {response.status_code}: {response.text}", file=sys.stderr)
-                    return 1
-                results.extend(IngestResponse.model_validate_json(response.content).documents)
-                bar.update(len(part))
-    _summarize(results, len(files))
-    return 0
-
-
-def _summarize(results: list[DocumentResult], files: int) -> None:
-    counts = {
-        status: sum(r.status == status for r in results)
-        for status in ("created", "updated", "unchanged")
-    }
-    chunks = sum(r.written for r in results)
-    print(
-        f"{files} files: {counts['created']} created, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged; {chunks} chunks written, "
-        f"{sum(r.deleted for r in results)} removed"
+async def ingest_if_empty(ingestor: Ingestor, root: Path, corpus: str) -> None:
+    """Fill `corpus` from the pages under `root` unless it already has chunks."""
+    if not await asyncio.to_thread(root.exists):
+        logger.warning("ingest_on_start: %s does not exist; nothing ingested", root)
+        return
+    if await ingestor.index.count(corpus):
+        logger.info("corpus %r already has chunks; start-up ingestion skipped", corpus)
+        return
+    results = await ingest_directory(ingestor, root, corpus)
+    logger.info(
+        "ingested %d pages (%d chunks) from %s into corpus %r",
+        len(results),
+        sum(r.chunks for r in results),
+        root,
+        corpus,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m services.retrieval.ingest PATH --corpus NAME`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m services.retrieval.ingest",
-        description="Ingest Markdown/HTML pages into the retrieval index.",
-    )
-    parser.add_argument("path", type=Path, help="a page or a directory of pages (the book)")
-    parser.add_argument("--corpus", default="default", help="book (tenant) to write to")
-    parser.add_argument(
-        "--prune", action="store_true", help="delete stored documents that are no longer under PATH"
-    )
-    parser.add_argument(
-        "--service-url",
-        help="send the pages to a running retrieval service instead of "
-        "writing the index directly (needed while the embedded index "
-        "is open in the service)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if not args.path.exists():
-        parser.error(f"{args.path} does not exist")
-    logging.basicConfig(level=logging.WARNING)
-    settings = RetrievalSettings()
-    runner = _run_remote if args.service_url else _run_local
-    try:
-        return asyncio.run(runner(args, settings))
-    except DocumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+if __name__ == "__main__":  # `python -m services.retrieval.ingest`, the documented command
+    from services.retrieval.cli import main
 
-
-if __name__ == "__main__":
     sys.exit(main())

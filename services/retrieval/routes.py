@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.retrieval.documents import DocumentError
-from services.retrieval.search import ScopeError
+from services.retrieval.resources import Resources
 from shared.api import ApiRoute, json_response, read_json, read_query
 from shared.contracts.retrieval import (
     CorpusQuery,
@@ -23,25 +20,13 @@ from shared.contracts.retrieval import (
 )
 from shared.errors import ApiError
 
-if TYPE_CHECKING:
-    from services.retrieval.app import Resources
 
-
-def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-async def search(request: Request) -> Response:
+async def search(request: Request[Resources]) -> Response:
     body: SearchRequest = await read_json(request, SearchRequest)
-    try:
-        response = await _resources(request).searcher.search(body)
-    except ScopeError as exc:
-        raise ApiError(422, str(exc), code="missing_page_context") from None
-    return json_response(response)
+    return json_response(await request.state["searcher"].search(body))
 
 
-async def ingest(request: Request) -> Response:
+async def ingest(request: Request[Resources]) -> Response:
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type.lower() != "application/json":
         raise ApiError(
@@ -50,18 +35,15 @@ async def ingest(request: Request) -> Response:
             f"not {content_type!r}.",
         )
     body: IngestRequest = await read_json(request, IngestRequest)
-    try:
-        results = await _resources(request).ingestor.ingest(
-            body.corpus, [(doc.path, doc.content) for doc in body.documents]
-        )
-    except DocumentError as exc:
-        raise ApiError(exc.status, str(exc)) from None
+    results = await request.state["ingestor"].ingest(
+        body.corpus, [(doc.path, doc.content) for doc in body.documents]
+    )
     return json_response(IngestResponse(corpus=body.corpus, documents=results))
 
 
-async def list_documents(request: Request) -> Response:
+async def list_documents(request: Request[Resources]) -> Response:
     query = read_query(request, CorpusQuery)
-    counts = await _resources(request).index.documents(query.corpus)
+    counts = await request.state["index"].documents(query.corpus)
     return json_response(
         DocumentList(
             corpus=query.corpus,
@@ -70,10 +52,10 @@ async def list_documents(request: Request) -> Response:
     )
 
 
-async def delete_document(request: Request) -> Response:
+async def delete_document(request: Request[Resources]) -> Response:
     query = read_query(request, DocumentQuery)
     document_id = query.document_id
-    deleted = await _resources(request).ingestor.delete(query.corpus, document_id)
+    deleted = await request.state["ingestor"].delete(query.corpus, document_id)
     if not deleted:
         raise ApiError(404, f"No document {document_id!r} in corpus {query.corpus!r}.")
     return json_response(

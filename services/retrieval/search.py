@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from services.retrieval.cache import CachedEmbedder
 from services.retrieval.documents import normalize_page
+from services.retrieval.errors import ScopeError
 from services.retrieval.index.base import ScopeFilter, VectorIndex
 from services.retrieval.lexical import Bm25Encoder
 from services.retrieval.ranking import rank
 from services.retrieval.settings import RetrievalSettings
 from shared.contracts.retrieval import SearchHit, SearchRequest, SearchResponse, Source
-
-
-class ScopeError(ValueError):
-    """A narrow scope without the page context it filters on."""
 
 
 class Searcher:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from services.retrieval.errors import DependencyError
 from services.retrieval.lexical import Sparse
 
 DENSE = "dense"
@@ -20,6 +21,10 @@ KEYWORD_FIELDS = ("document_id", "page", "lesson")
 """Filtered keyword fields (besides `corpus`, the tenant field)."""
 INTEGER_FIELDS = ("chapter",)
 """Filtered integer fields."""
+
+
+class IndexUnavailable(DependencyError):
+    """The index engine did not answer, or answered with an error."""
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ in tests, since no Qdrant server runs on development machines.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import ApiException
 
 from services.retrieval.index.base import (
     CANDIDATE_FIELDS,
@@ -21,11 +24,30 @@ from services.retrieval.index.base import (
     SPARSE,
     Candidate,
     IndexPoint,
+    IndexUnavailable,
     ScopeFilter,
 )
 from services.retrieval.lexical import Sparse
 
 _UPSERT_BATCH = 256
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _server_call(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A call to the server that fails as `IndexUnavailable` (a 503 to the service's caller)
+    when the server does not answer or answers with an error."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ApiException as exc:
+            raise IndexUnavailable(f"Qdrant: {type(exc).__name__}: {exc}") from exc
+
+    return call
 
 
 def _filter(corpus: str, **fields: Any) -> models.Filter:
@@ -46,6 +68,7 @@ class ServerIndex:
         self.collection = collection
         self.dimension = dimension
 
+    @_server_call
     async def open(self) -> None:
         if not await self.client.collection_exists(self.collection):
             await self.client.create_collection(
@@ -84,9 +107,11 @@ class ServerIndex:
     async def close(self) -> None:
         await self.client.close()
 
+    @_server_call
     async def ping(self) -> None:
         await self.client.get_collection(self.collection)
 
+    @_server_call
     async def upsert(self, points: list[IndexPoint]) -> None:
         for start in range(0, len(points), _UPSERT_BATCH):
             batch = [
@@ -104,6 +129,7 @@ class ServerIndex:
             ]
             await self.client.upsert(self.collection, points=batch, wait=True)
 
+    @_server_call
     async def delete(self, ids: list[str]) -> None:
         if ids:
             await self.client.delete(
@@ -112,6 +138,7 @@ class ServerIndex:
                 wait=True,
             )
 
+    @_server_call
     async def delete_document(self, corpus: str, document_id: str) -> int:
         flt = _filter(corpus, document_id=document_id)
         count = (await self.client.count(self.collection, count_filter=flt, exact=True)).count
@@ -121,6 +148,7 @@ class ServerIndex:
             )
         return count
 
+    @_server_call
     async def point_ids(self, corpus: str, document_id: str) -> set[str]:
         ids: set[str] = set()
         offset: Any = None
@@ -138,10 +166,12 @@ class ServerIndex:
             if offset is None:
                 return ids
 
+    @_server_call
     async def count(self, corpus: str) -> int:
         result = await self.client.count(self.collection, count_filter=_filter(corpus), exact=True)
         return result.count
 
+    @_server_call
     async def documents(self, corpus: str) -> dict[str, int]:
         response = await self.client.facet(
             self.collection,
@@ -152,6 +182,7 @@ class ServerIndex:
         )
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
+    @_server_call
     async def search(
         self,
         dense: list[npt.NDArray[np.float32]],
@@ -195,6 +226,7 @@ class ServerIndex:
             for response in responses
         ]
 
+    @_server_call
     async def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}

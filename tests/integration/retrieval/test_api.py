@@ -220,6 +220,44 @@ def test_bad_searches_get_a_clear_4xx(
     error_of(response)
 
 
+def test_a_narrow_scope_without_its_page_context_says_what_is_missing(
+    service: httpx.Client,
+) -> None:
+    response = service.post("/v1/search", json={"queries": ["x"], "scope": "current_page"})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert (error["code"], error["message"]) == (
+        "missing_page_context",
+        "scope 'current_page' needs page_context.current_page.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "status", "code", "message"),
+    [
+        (
+            {"path": "book.pdf", "content": "%PDF"},
+            415,
+            "unsupported_media_type",
+            "Unsupported file type '.pdf' for 'book.pdf'; supported: .md, .markdown, .html, .htm.",
+        ),
+        (
+            {"path": "a.md", "content": "---\nchapter: two\n---\nbody"},
+            422,
+            "validation_error",
+            "'chapter' in 'a.md' must be an integer, not 'two'.",
+        ),
+    ],
+)
+def test_a_refused_document_is_named_in_the_error(
+    service: httpx.Client, document: dict[str, str], status: int, code: str, message: str
+) -> None:
+    response = service.post("/v1/documents", json={"corpus": CORPUS, "documents": [document]})
+    assert response.status_code == status
+    error = error_of(response)
+    assert (error["code"], error["message"]) == (code, message)
+
+
 def test_bad_uploads_get_a_clear_4xx_and_leave_the_index_unchanged(
     service: httpx.Client,
 ) -> None:

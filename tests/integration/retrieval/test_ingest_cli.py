@@ -1,4 +1,5 @@
-"""`python -m services.retrieval.ingest PATH --corpus NAME` as a real process."""
+"""`python -m services.retrieval.ingest PATH --corpus NAME`, the documented command, as a real
+process (`ingest.py` run as a module hands its arguments to `services.retrieval.cli.main`)."""
 
 from __future__ import annotations
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.retrieval.documents import (
-    DocumentError,
-    document_id_for,
-    normalize_page,
-    parse_document,
-    slugify,
-)
+from services.retrieval.documents import document_id_for, normalize_page, parse_document
+from services.retrieval.errors import InvalidDocument, UnsupportedDocument
 
 
 def test_front_matter_wins_over_layout() -> None:
@@ -54,23 +49,32 @@ def test_html_headings_ids_and_meta() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "status"),
-    [("book.pdf", 415), ("notes.txt", 415), ("noext", 415), ("../etc/x.md", 422), ("/abs.md", 422)],
+    ("path", "error"),
+    [
+        ("book.pdf", UnsupportedDocument),
+        ("notes.txt", UnsupportedDocument),
+        ("noext", UnsupportedDocument),
+        ("../etc/x.md", InvalidDocument),
+        ("/abs.md", InvalidDocument),
+    ],
 )
-def test_bad_paths(path: str, status: int) -> None:
-    with pytest.raises(DocumentError) as info:
+def test_bad_paths(path: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
         document_id_for(path)
-    assert info.value.status == status
 
 
 def test_binary_junk_and_bad_front_matter_are_rejected() -> None:
-    with pytest.raises(DocumentError) as info:
+    with pytest.raises(InvalidDocument, match="binary"):
         parse_document("a.md", "PK\x03\x04\x00\x00junk" * 100)
-    assert info.value.status == 422
-    with pytest.raises(DocumentError):
+    with pytest.raises(InvalidDocument) as info:
         parse_document("a.md", "---\ntitle: [unclosed\n---\nbody")
-    with pytest.raises(DocumentError):
+    assert str(info.value).startswith("Front matter of 'a.md' is not valid YAML: ")
+    with pytest.raises(InvalidDocument) as info:
+        parse_document("a.md", "---\n- a list\n---\nbody")
+    assert str(info.value) == "Front matter of 'a.md' must be a mapping."
+    with pytest.raises(InvalidDocument) as info:
         parse_document("a.md", "---\nchapter: two\n---\nbody")
+    assert str(info.value) == "'chapter' in 'a.md' must be an integer, not 'two'."
 
 
 def test_normalize_page_accepts_ids_paths_and_links() -> None:
@@ -81,7 +85,3 @@ def test_normalize_page_accepts_ids_paths_and_links() -> None:
         "01-intro/02-setup.md",
     ):
         assert normalize_page(value) == "01-intro/02-setup", value
-
-
-def test_slugify_is_github_style() -> None:
-    assert slugify("What `make run` does!") == "what-make-run-does"
