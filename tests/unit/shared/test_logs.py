@@ -21,10 +21,15 @@ def emit() -> Iterator[Callable[..., str]]:
     """Log one record through a real handler with a given formatter; the line it wrote.
 
     Each call runs in a copy of the current context, so a request id set there stays there.
+    The logger's own level is set: an app built earlier in the run may have left the root
+    logger at ERROR, which a NOTSET logger would inherit.
     """
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     logger = logging.getLogger("tests.logs")
+    saved = logger.level, logger.disabled
+    logger.setLevel(logging.DEBUG)
+    logger.disabled = False
     logger.addHandler(handler)
     logger.propagate = False
 
@@ -43,6 +48,8 @@ def emit() -> Iterator[Callable[..., str]]:
     yield emit
     logger.removeHandler(handler)
     logger.propagate = True
+    logger.setLevel(saved[0])
+    logger.disabled = saved[1]
 
 
 def test_json_line_fields(emit: Callable[..., str]) -> None:
