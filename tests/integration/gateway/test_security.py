@@ -24,7 +24,7 @@ from tests.integration.gateway.conftest import COOKIE_SECRET, REDIS_URL
 from tests.integration.gateway.test_chat_endpoints import ask, assert_error
 from tests.integration.gateway.upstream import Control
 from tests.support.servers import free_port, serve
-from tests.unit.gateway.test_edge import SignedAgo
+from tests.unit.gateway.test_auth import SignedAgo
 
 SECRET = "x" * 32
 JWT_SETTINGS = {
