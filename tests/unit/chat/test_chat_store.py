@@ -25,18 +25,26 @@ from tests.unit.chat.conftest import BOOK_HITS
 NOW = datetime(2026, 1, 1)
 
 
-class SlowStore(MemoryStore):
-    """A memory store whose item writes take real time (and can fail), counting reads."""
+class GatedStore(MemoryStore):
+    """A memory store whose card writes wait at a gate the test opens (and can fail),
+    counting reads."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fail_widgets = False
         self.reads = 0
+        self.cards_open = asyncio.Event()
+        self.cards_open.set()
+        self.card_writing = asyncio.Event()
+        self.stored_before: dict[str, list[str]] = {}  # item id -> ids stored when it came
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        await asyncio.sleep(0.02)
-        if self.fail_widgets and isinstance(item, WidgetItem):
-            raise RuntimeError("store down")
+        self.stored_before[item.id] = list(self._items(thread_id, context))
+        if isinstance(item, WidgetItem):
+            self.card_writing.set()
+            await self.cards_open.wait()
+            if self.fail_widgets:
+                raise RuntimeError("store down")
         await super().add_thread_item(thread_id, item, context)
 
     async def load_thread_items(self, *args: Any, **kwargs: Any) -> Page[ThreadItem]:
@@ -55,8 +63,8 @@ def answer(n: int) -> AssistantMessageItem:
 
 
 @pytest.fixture
-async def setup() -> tuple[SlowStore, ChatStore, RequestContext]:
-    inner = SlowStore()
+async def setup() -> tuple[GatedStore, ChatStore, RequestContext]:
+    inner = GatedStore()
     ctx = RequestContext(user_id="u")
     await inner.save_thread(ThreadMetadata(id="thr", created_at=NOW), ctx)
     return inner, ChatStore(inner), ctx
@@ -64,10 +72,16 @@ async def setup() -> tuple[SlowStore, ChatStore, RequestContext]:
 
 async def test_card_write_does_not_block_and_keeps_thread_order(setup: Any) -> None:
     inner, store, ctx = setup
-    started = asyncio.get_running_loop().time()
-    await store.add_thread_item("thr", widget(1), ctx)
-    assert asyncio.get_running_loop().time() - started < 0.01  # returned before the write
-    await store.add_thread_item("thr", answer(1), ctx)  # waits for the card first
+    inner.cards_open.clear()
+    adding_card = asyncio.ensure_future(store.add_thread_item("thr", widget(1), ctx))
+    await inner.card_writing.wait()
+    assert adding_card.done()  # returned while its write is still held in the store
+    adding_answer = asyncio.ensure_future(store.add_thread_item("thr", answer(1), ctx))
+    # Released after the answer's first step is due: an answer not held back would reach
+    # the store before the card.
+    inner.cards_open.set()
+    await adding_answer
+    assert inner.stored_before["a1"] == ["w1"]
     page = await inner.load_thread_items("thr", None, 10, "asc", ctx)
     assert [i.id for i in page.data] == ["w1", "a1"]
 
