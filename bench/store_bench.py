@@ -148,7 +148,7 @@ async def _measure(store: Any, db: Database, label: str) -> dict[str, Any]:
 async def _run(database_url: str, store_url: str) -> list[Row]:
     db = await Database.open(database_url, min_size=4, max_size=20)
     try:
-        async with ServiceHttp(store_url, token=None) as client:
+        async with ServiceHttp(store_url, service="store", token=None) as client:
             http = await _measure(HttpStore(client), db, "http")
         direct = await _measure(DirectStore(ChatKitRepository(db)), db, "direct")
     finally:

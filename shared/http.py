@@ -1,50 +1,81 @@
-"""HTTP clients for service-to-service calls: request id and service token on every call."""
+"""Service-to-service HTTP: every internal call and the gateway's relay go through here.
+
+`ServiceHttp` is one provider service seen from a caller, on aiohttp (chosen against
+httpx2 and pyreqwest by `bench/client_bench.py`; the table is in the README). It stamps
+the service token, the request id and the W3C trace context on every call, and holds
+the limits an upstream that misbehaves must not get past: response headers (aiohttp's
+parser: lines of 8 KiB, 128 headers), response bodies (`max_body_bytes`), the wait for
+a pooled connection (`connect_timeout_s`), silence within an answer (`timeout_s`), and
+a connection is never reused once it misbehaved (`_StrictConnector`).
+
+Failures are one hierarchy: `UpstreamError`, with `UpstreamUnavailable` (unreachable,
+broke off or garbled; `UpstreamTimeout`; `UpstreamFailed`, a 5xx: all worth a retry) and
+`UpstreamRefused` (a 4xx: a bug or bad data). `UPSTREAM_ERRORS` is their part of an
+app's error table.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
-import httpx
-from httpx_aiohttp import AiohttpTransport
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
-from shared.http1 import Http1Pool, Http1Response
+from shared.errors import DomainError, ErrorTable
 from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from shared.middleware import SERVICE_TOKEN_HEADER
 
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+KEEPALIVE_S = 15.0
+"""Shorter than the services' own keep-alive (uvicorn --timeout-keep-alive=20), so a
+caller never reuses a connection the server is closing."""
 
-def service_client(
-    base_url: str,
-    *,
-    token: str | None,
-    timeout: httpx.Timeout | float = 10.0,
-    max_connections: int = 200,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """An `AsyncClient` for one provider service. Open in a lifespan, share, close on exit.
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
-    The transport is aiohttp's behind the httpx API: measured here, httpx's own
-    connection pool costs several times more per request under concurrency
-    (`make bench`, store rows).
-    """
 
-    async def stamp(request: httpx.Request) -> None:
-        request.headers[REQUEST_ID_HEADER] = current_request_id() or new_request_id()
+class UpstreamError(DomainError):
+    """A call to another service failed. `str()` is the detail for the logs; `message`
+    is what a caller of ours may be told."""
 
-    headers = {SERVICE_TOKEN_HEADER: token} if token else {}
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers=headers,
-        timeout=timeout,
-        event_hooks={"request": [stamp]},
-        transport=transport or AiohttpTransport(limits=limits),
-    )
+    public = "The {service} service is unavailable; retry shortly."
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(self.public.format(service=service))
+        self.args = (detail,)
+        self.service = service
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The service could not be reached, or broke off or garbled its answer: worth a retry."""
+
+
+class UpstreamTimeout(UpstreamUnavailable, TimeoutError):
+    """No connection within the connect timeout, or the answer went silent for longer
+    than the read timeout."""
+
+    public = "The {service} service did not answer in time."
+
+
+class UpstreamFailed(UpstreamUnavailable):
+    """The service answered with a 5xx: worth a retry."""
+
+    public = "The {service} service failed to answer."
+
+
+class UpstreamRefused(UpstreamError):
+    """The service refused the call: a 4xx the caller did not expect (a bug or bad data)."""
+
+    public = "The {service} service refused the request."
+
+    def __init__(self, service: str, status: int, message: str) -> None:
+        super().__init__(service, f"{service} service answered {status}: {message}")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +84,12 @@ class Answer:
 
     status: int
     content: bytes
-    headers: Sequence[tuple[bytes, bytes]] = ()  # names in lower case
+    headers: Mapping[str, str] = field(default_factory=CIMultiDict)
+    """Case-insensitive."""
 
     def header(self, name: str, default: str = "") -> str:
-        """The first value of header `name` (lower case), else `default`."""
-        key = name.encode("latin-1")
-        return next((v.decode("latin-1") for k, v in self.headers if k == key), default)
+        """The first value of header `name`, else `default`."""
+        return self.headers.get(name, default)
 
     def json(self) -> Any:
         return json.loads(self.content)
@@ -71,36 +102,89 @@ class Answer:
             return self.content[:200].decode("utf-8", "replace")
 
 
-class ServiceHttp:
-    """Calls to one provider service on `shared.http1`: the service token and the request
-    id on every call, whole answers back. Every service-to-service call uses it: httpx's
-    per-call cost (about 0.4 ms with aiohttp's transport) shows on calls of about 1 ms.
-    `service_client` remains for the ingestion CLI's long uploads.
+class Streamed:
+    """An answer whose body is read as it comes (`ServiceHttp.stream`)."""
 
-    Transport failures and timeouts (no data for `timeout_s`) raise `UpstreamError`.
-    """
+    __slots__ = ("_response", "_service")
+
+    def __init__(self, service: str, response: aiohttp.ClientResponse) -> None:
+        self._service = service
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        return self._response.headers
+
+    async def read_chunk(self) -> bytes:
+        """Whatever has arrived (waiting for something), `b""` once the body ended.
+        Cancelling a pending read loses nothing: the data waits for the next one."""
+        try:
+            return await self._response.content.readany()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _upstream_error(self._service, exc) from exc
+
+    async def read_all(self, limit: int) -> bytes:
+        """The rest of the body; more than `limit` bytes is an `UpstreamUnavailable`."""
+        declared = self._response.content_length
+        if declared is not None and declared > limit:
+            raise _too_large(self._service, limit)
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await self.read_chunk():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(self._service, limit)
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class ServiceHttp:
+    """Calls to one provider service. Open in a lifespan, share, close on exit."""
 
     def __init__(
         self,
         base_url: str,
         *,
+        service: str,
         token: str | None,
         timeout_s: float = 10.0,
         connect_timeout_s: float | None = None,
         max_connections: int = 200,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
-        """`timeout_s` is the longest silence within a call (not a cap on the whole
-        call); connecting may take `connect_timeout_s`, by default the same."""
+        """`timeout_s` is the longest silence within a call (not a cap on the whole call);
+        getting a connection (from the pool or a new one) may take `connect_timeout_s`,
+        by default the same. `service` names the provider in errors and logs."""
         self.base_url = base_url
-        self.headers = {SERVICE_TOKEN_HEADER: token} if token else {}
-        self.pool = Http1Pool(
-            base_url,
-            max_connections=max_connections,
-            connect_timeout_s=connect_timeout_s or timeout_s,
-            read_timeout_s=timeout_s,
-            # The services' own keep-alive is 20 s (uvicorn --timeout-keep-alive=20).
-            keepalive_s=15.0,
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self._headers = {SERVICE_TOKEN_HEADER: token} if token else {}
+        connect = connect_timeout_s or timeout_s
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_connect=connect, sock_read=timeout_s
         )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running loop (aiohttp binds a session to it).
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                base_url=self.base_url,
+                connector=_StrictConnector(
+                    limit=self._max_connections, keepalive_timeout=KEEPALIVE_S
+                ),
+                timeout=self._timeout,
+                headers=self._headers,
+                auto_decompress=False,  # the services send plain bodies; relay bytes as they are
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trace_configs=[create_trace_config()],
+            )
+        return self._session
 
     async def request(
         self,
@@ -110,16 +194,24 @@ class ServiceHttp:
         body: bytes | None = None,
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
+        expect: Collection[int] = (),
     ) -> Answer:
-        """`method path?params` with `body` (sent as JSON when given)."""
-        response = await self.stream(method, path, body=body, params=params, headers=headers)
-        try:
-            content = await response.read_all()
-            response.release()
-        finally:
-            response.close()  # a no-op after release(); else the connection is dropped
-        return Answer(response.status, content, response.headers)
+        """`method path?params` with `body` (sent as JSON unless `headers` name another
+        content type). Returns 2xx answers and those whose status is in `expect`; raises
+        `UpstreamUnavailable` for 5xx and `UpstreamRefused` for any other status."""
+        async with self.stream(method, path, body=body, params=params, headers=headers) as got:
+            content = await got.read_all(self.max_body_bytes)
+            answer = Answer(got.status, content, got.headers)
+        if 200 <= answer.status < 300 or answer.status in expect:
+            return answer
+        if answer.status >= 500:
+            raise UpstreamFailed(
+                self.service,
+                f"{self.service} service answered {answer.status}: {answer.error_message()}",
+            )
+        raise UpstreamRefused(self.service, answer.status, answer.error_message())
 
+    @asynccontextmanager
     async def stream(
         self,
         method: str,
@@ -128,23 +220,78 @@ class ServiceHttp:
         body: bytes | None = None,
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Http1Response:
-        """As `request`, but returns once the headers are in: the caller reads the body
-        and ends the response (`release()` or `close()`)."""
-        if params:
-            path = f"{path}?{urlencode(params)}"
-        sent = {**self.headers, REQUEST_ID_HEADER: current_request_id() or new_request_id()}
+    ) -> AsyncIterator[Streamed]:
+        """As `request`, but yields once the headers are in, whatever the status: the
+        caller reads the body. The connection goes back to the pool only when the body
+        was read to its end; otherwise it is closed."""
+        if _CONTROL.search(path):
+            raise ValueError(f"request target {path!r} holds a space or control character")
+        sent = {REQUEST_ID_HEADER: current_request_id() or new_request_id()}
         if body is not None:
             sent["content-type"] = "application/json"
         if headers:
             sent.update(headers)
-        return await self.pool.request(method, path, body=body or b"", headers=sent)
+        try:
+            response = await self._open().request(
+                method, path.lstrip("/"), data=body, params=params, headers=sent
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _upstream_error(self.service, exc) from exc
+        try:
+            yield Streamed(self.service, response)
+        finally:
+            response.release()  # closes the connection unless the body was read to its end
+
+    async def status(self, path: str = "/healthz") -> int:
+        """The status `GET path` answers with (for readiness checks)."""
+        async with self.stream("GET", path) as got:
+            await got.read_all(self.max_body_bytes)
+            return got.status
 
     async def aclose(self) -> None:
-        await self.pool.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> ServiceHttp:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class _StrictConnector(aiohttp.TCPConnector):
+    """aiohttp's pool, except that a connection on which anything arrived while it sat
+    idle is closed instead of reused: aiohttp 3.14 would hand that unsolicited answer to
+    the next request (aio-libs/aiohttp#13656). `tests/unit/shared/test_http.py` fails
+    if a new aiohttp changes the private `_get` this overrides."""
+
+    async def _get(self, key: Any, traces: Any) -> aiohttp.connector.Connection | None:
+        while (connection := await super()._get(key, traces)) is not None:
+            protocol = connection.protocol
+            if protocol is not None and not protocol.should_close:
+                return connection
+            connection.close()
+        return None
+
+
+UPSTREAM_ERRORS: ErrorTable = {
+    UpstreamError: 502,
+    UpstreamUnavailable: 503,
+    UpstreamTimeout: 504,
+    UpstreamFailed: 502,
+    UpstreamRefused: 502,
+}
+"""HTTP statuses for calls to other services that failed, for an app's error table."""
+
+
+def _upstream_error(service: str, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout(service, f"{service} service did not answer in time: {exc!r}")
+    if isinstance(exc, aiohttp.ClientResponseError):  # a response aiohttp could not parse
+        return UpstreamUnavailable(service, f"{service} service garbled its answer: {exc}")
+    return UpstreamUnavailable(service, f"{service} service unreachable: {exc!r}")
+
+
+def _too_large(service: str, limit: int) -> UpstreamUnavailable:
+    return UpstreamUnavailable(service, f"{service} service answered more than {limit} bytes")

@@ -30,13 +30,13 @@ from services.chat.models.providers import ModelChoice, choose_model, configure_
 from services.chat.replay import Existing, duplicate_of, replay
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
-from services.chat.store_client import HttpStore, StoreRequestError, StoreUnavailable
+from services.chat.store_client import HttpStore
 from shared.api import ApiRoute, refuse_nul
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
-from shared.http import ServiceHttp
+from shared.http import ServiceHttp, UpstreamRefused, UpstreamUnavailable
 from shared.logs import current_request_id
 from shared.service import build_app
 from shared.settings import load_settings
@@ -69,14 +69,13 @@ def create_app(
             chat_store = store
             if chat_store is None:
                 store_http = ServiceHttp(
-                    settings.store_url, token=settings.token, timeout_s=settings.store_timeout_s
+                    settings.store_url,
+                    service="store",
+                    token=settings.token,
+                    timeout_s=settings.store_timeout_s,
                 )
                 stack.push_async_callback(store_http.aclose)
-
-                async def store_status() -> int:
-                    return (await store_http.request("GET", "/healthz")).status
-
-                healthz["store"] = store_status
+                healthz["store"] = store_http.status
                 chat_store = HttpStore(store_http)
             backend = search
             if backend is None:
@@ -84,15 +83,12 @@ def create_app(
 
                 retrieval_http = ServiceHttp(
                     settings.retrieval_url,
+                    service="retrieval",
                     token=settings.token,
                     timeout_s=settings.retrieval_timeout_s,
                 )
                 stack.push_async_callback(retrieval_http.aclose)
-
-                async def retrieval_status() -> int:
-                    return (await retrieval_http.request("GET", "/healthz")).status
-
-                healthz["retrieval"] = retrieval_status
+                healthz["retrieval"] = retrieval_http.status
                 backend = RetrievalClient(retrieval_http)
             app.state.server = BookChatServer(chat_store, backend, chosen, settings)
             logger.info("chat service using model provider %s (%s)", chosen.provider, chosen.name)
@@ -155,7 +151,7 @@ async def chatkit_endpoint(request: Request) -> Response:
             result = await server.process_request(parsed, context)
         except NotFoundError as exc:
             raise ApiError(404, str(exc) or "Not found.") from None
-        except StoreUnavailable:
+        except UpstreamUnavailable:
             raise ApiError(503, "The store is unavailable; retry shortly.") from None
         except AttachmentsUnavailable as exc:
             raise ApiError(400, str(exc)) from None
@@ -193,7 +189,7 @@ async def chatkit_endpoint(request: Request) -> Response:
         raise ApiError(404, str(exc) or "Not found.") from None
     except ValueError as exc:  # the SDK's "this item is not a ..." refusals
         raise ApiError(400, str(exc)) from None
-    except StoreRequestError as exc:
+    except UpstreamRefused as exc:
         existing = await _lost_race(exc, server, context)
         if existing is None:
             raise ApiError(502, "The store refused the request.") from None
@@ -278,7 +274,7 @@ async def _check_attachments(
 
 
 async def _lost_race(
-    exc: StoreRequestError, server: BookChatServer, context: RequestContext
+    exc: UpstreamRefused, server: BookChatServer, context: RequestContext
 ) -> Existing | None:
     """The winner's message when `exc` is a concurrent duplicate of a keyed submission
     colliding on its keyed message id."""
@@ -312,7 +308,7 @@ async def _rest(
     try:
         async for frame in stream:
             yield frame
-    except StoreRequestError as exc:
+    except UpstreamRefused as exc:
         existing = await _lost_race(exc, server, context)
         if existing is not None:
             async for frame in replay(server, existing, context, include_thread=False):

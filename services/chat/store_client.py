@@ -3,7 +3,8 @@
 It behaves like a local ChatKit store: same method signatures and keywords,
 `NotFoundError` for missing threads and items, pages with `has_more`/`after`,
 and the SDK's default id prefixes. The user id comes from the request context,
-a mapping or an object with a `user_id` attribute.
+a mapping or an object with a `user_id` attribute. A store that cannot answer raises
+`shared.http.UpstreamUnavailable`; one that refuses a call, `UpstreamRefused`.
 """
 
 from __future__ import annotations
@@ -19,22 +20,9 @@ from pydantic import TypeAdapter
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
 from shared.http import Answer, ServiceHttp
-from shared.http1 import UpstreamError
 
 _thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
 _item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
-
-
-class StoreUnavailable(Exception):
-    """The store service could not be reached or failed (5xx, timeout): worth a retry."""
-
-
-class StoreRequestError(Exception):
-    """The store service refused the request (4xx other than 404): a bug or bad data."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"store service answered {status}: {message}")
-        self.status = status
 
 
 def user_id_of(context: Any) -> str:
@@ -70,20 +58,11 @@ class HttpStore(Store[Any]):
         params: dict[str, Any] | None = None,
     ) -> Answer:
         headers = {USER_ID_HEADER: user_id_of(context)}
-        try:
-            response = await self.client.request(
-                method, path, body=body, params=params, headers=headers
-            )
-        except UpstreamError as exc:
-            raise StoreUnavailable(f"store service unreachable: {exc!r}") from exc
+        response = await self.client.request(
+            method, path, body=body, params=params, headers=headers, expect=(404,)
+        )
         if response.status == 404:
             raise NotFoundError(response.error_message())
-        if response.status >= 500:
-            raise StoreUnavailable(
-                f"store service answered {response.status}: {response.error_message()}"
-            )
-        if response.status >= 400:
-            raise StoreRequestError(response.status, response.error_message())
         return response
 
     # -- threads -------------------------------------------------------------

@@ -17,12 +17,20 @@ from services.gateway.rewrite import Limits
 from services.gateway.routes import routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
-from services.gateway.store_client import StoreClient
+from services.gateway.store_client import AttachmentMissing, AttachmentTooLarge, StoreClient
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
-from shared.http import ServiceHttp
+from shared.errors import ErrorTable
+from shared.http import UPSTREAM_ERRORS, ServiceHttp
 from shared.logs import REQUEST_ID_HEADER
 from shared.service import build_app
 from shared.settings import load_settings
+
+ERRORS: ErrorTable = {
+    **UPSTREAM_ERRORS,
+    AttachmentMissing: 404,
+    AttachmentTooLarge: 413,
+}
+"""The gateway's domain errors and their HTTP statuses."""
 
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
@@ -38,7 +46,15 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             idle_timeout_s=settings.upstream_idle_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
-        store = StoreClient(ServiceHttp(settings.store_url, token=settings.token))
+        store = StoreClient(
+            ServiceHttp(
+                settings.store_url,
+                service="store",
+                token=settings.token,
+                # attachment bytes come back whole; everything else is far smaller
+                max_body_bytes=settings.attachment_max_bytes + 65536,
+            )
+        )
         limits = Limits(
             max_query_chars=settings.max_query_chars,
             attachment_max_bytes=settings.attachment_max_bytes,
@@ -70,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         lifespan=lifespan,
         readiness={"chat": chat_reachable},
         check_service_token=False,
+        errors=ERRORS,
     )
     if settings.auth == "dev":
         app.add_middleware(DevCookieMiddleware, settings=settings, signer=cookie_signer(settings))

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -23,8 +23,7 @@ from starlette.types import Receive, Scope, Send
 from shared.contracts.chat import CHATKIT_PATH
 from shared.contracts.gateway import HEARTBEAT
 from shared.errors import error_response
-from shared.http import ServiceHttp
-from shared.http1 import Http1Response, UpstreamError
+from shared.http import ServiceHttp, Streamed, UpstreamError, UpstreamTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -79,22 +78,23 @@ class ChatUpstream:
         # answers stay quiet for a while when the model thinks or tools run.
         self.http = ServiceHttp(
             base_url,
+            service="chat",
             token=token,
             timeout_s=idle_timeout_s,
             connect_timeout_s=connect_timeout_s,
             max_connections=max_connections,
         )
 
-    async def post(self, body: bytes, headers: dict[str, str]) -> Http1Response:
-        """POST a ChatKit request; the caller reads and ends the response."""
-        return await self.http.stream("POST", CHATKIT_PATH, body=body, headers=headers)
+    def post(self, body: bytes, headers: dict[str, str]) -> AbstractAsyncContextManager[Streamed]:
+        """POST a ChatKit request; the answer is read inside the context."""
+        return self.http.stream("POST", CHATKIT_PATH, body=body, headers=headers)
 
     async def healthy(self) -> None:
         """Raises unless the chat service answers `/healthz` with 200 within 2 s."""
         async with asyncio.timeout(2):
-            response = await self.http.request("GET", "/healthz")
-        if response.status != 200:
-            raise RuntimeError(f"chat service /healthz answered {response.status}")
+            status = await self.http.status("/healthz")
+        if status != 200:
+            raise RuntimeError(f"chat service /healthz answered {status}")
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -108,8 +108,6 @@ class _Relay:
         "disconnected",
         "finished",
         "keepalive_at",
-        "last_send",
-        "response",
         "send_started",
         "stalled",
         "started",
@@ -118,29 +116,23 @@ class _Relay:
 
     def __init__(self, task: asyncio.Task[object]) -> None:
         self.task = task
-        self.response: Http1Response | None = None  # once the upstream has answered
         self.started = False  # SSE headers sent
         self.finished = False
         self.disconnected = False
         self.stalled = False
         self.at_boundary = True  # the bytes sent so far end between two events
-        self.last_send = time.monotonic()
         self.send_started = 0.0  # when the send in progress began; 0: none
         self.keepalive_at = 0.0
 
 
 class StreamClock:
-    """One timer for every open stream, instead of one per stream (an open stream is
-    mostly idle memory, and timers cost some per stream).
-
-    Every tick it wakes the streams that have been quiet for a heartbeat interval (each
-    then sends its heartbeat and renews its slot itself), and cuts off the streams whose
-    reader has not taken a send for the send timeout.
+    """One timer for every open stream's send timeout, instead of one per send: every
+    tick it cuts off the streams whose reader has not taken a send for the send timeout.
     """
 
     def __init__(self, timing: StreamTiming) -> None:
         self.timing = timing
-        self.tick_s = min(1.0, timing.heartbeat_s / 4, timing.send_timeout_s / 4)
+        self.tick_s = min(1.0, timing.send_timeout_s / 4)
         self._relays: set[_Relay] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -153,20 +145,18 @@ class StreamClock:
         self._relays.discard(relay)
 
     async def _run(self) -> None:
-        heartbeat_s, send_timeout_s = self.timing.heartbeat_s, self.timing.send_timeout_s
+        send_timeout_s = self.timing.send_timeout_s
         while True:
             await asyncio.sleep(self.tick_s)
             now = time.monotonic()
             for relay in self._relays:
-                if relay.send_started and now - relay.send_started >= send_timeout_s:
-                    if not relay.stalled:
-                        logger.warning(
-                            "client stopped reading for %.0fs; ending the stream", send_timeout_s
-                        )
-                        relay.stalled = True
-                        relay.task.cancel()
-                elif relay.response is not None and now - relay.last_send >= heartbeat_s:
-                    relay.response.wake()
+                stalled = relay.send_started and now - relay.send_started >= send_timeout_s
+                if stalled and not relay.stalled:
+                    logger.warning(
+                        "client stopped reading for %.0fs; ending the stream", send_timeout_s
+                    )
+                    relay.stalled = True
+                    relay.task.cancel()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -203,16 +193,13 @@ class UpstreamCall:
         try:
             try:
                 started = time.perf_counter()
-                relay.response = await self.upstream.post(self.body, self.headers)
-                self.body = b""  # sent; an open stream should not hold on to it
-                UPSTREAM_TTFB.observe(time.perf_counter() - started)
-                await self._relay(relay.response, send, relay)
-                relay.response.release()  # read to the end: the connection is pooled
+                async with self.upstream.post(self.body, self.headers) as response:
+                    self.body = b""  # sent; an open stream should not hold on to it
+                    UPSTREAM_TTFB.observe(time.perf_counter() - started)
+                    await self._relay(response, send, relay)
             finally:
                 relay.finished = True
                 watcher.cancel()
-                if relay.response is not None:
-                    relay.response.close()  # a no-op after release(); else drops it
         except asyncio.CancelledError:
             if (relay.disconnected or relay.stalled) and task.uncancel() == 0:
                 reason = "client_disconnect" if relay.disconnected else "stalled_reader"
@@ -227,9 +214,9 @@ class UpstreamCall:
             if self.on_close is not None:
                 await self.on_close()
 
-    async def _relay(self, response: Http1Response, send: Send, relay: _Relay) -> None:
-        content_type = response.header(b"content-type") or b""
-        if response.status != 200 or not content_type.startswith(b"text/event-stream"):
+    async def _relay(self, response: Streamed, send: Send, relay: _Relay) -> None:
+        content_type = response.headers.get("content-type", "")
+        if response.status != 200 or not content_type.startswith("text/event-stream"):
             await self._relay_whole(response, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -237,18 +224,28 @@ class UpstreamCall:
         OPEN_STREAMS.inc()
         self.clock.add(relay)
         heartbeat_s = self.clock.timing.heartbeat_s
+        loop = asyncio.get_running_loop()
+        quiet_until = loop.time() + heartbeat_s
         try:
             while True:
-                chunk = await response.read()
-                if chunk:
+                quiet = asyncio.timeout_at(quiet_until)
+                try:
+                    async with quiet:
+                        chunk = await response.read_chunk()
+                except TimeoutError:
+                    if not quiet.expired():
+                        raise  # the upstream's own silence limit, not ours
+                    if relay.at_boundary:  # quiet for a heartbeat interval
+                        await _send_body(send, relay, HEARTBEAT)
+                        HEARTBEATS.inc()
+                else:
+                    if not chunk:
+                        break
                     await _send_body(send, relay, chunk)
                     relay.at_boundary = chunk.endswith(b"\n\n")
-                elif response.complete:
-                    break
-                elif relay.at_boundary and time.monotonic() - relay.last_send >= heartbeat_s:
-                    await _send_body(send, relay, HEARTBEAT)  # woken by the clock: quiet
-                    HEARTBEATS.inc()
-                if self.keepalive is not None and (now := time.monotonic()) >= relay.keepalive_at:
+                now = loop.time()
+                quiet_until = now + heartbeat_s
+                if self.keepalive is not None and now >= relay.keepalive_at:
                     relay.keepalive_at = now + heartbeat_s
                     await self.keepalive()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -257,16 +254,17 @@ class UpstreamCall:
             self.clock.discard(relay)
             OPEN_STREAMS.dec()
 
-    async def _relay_whole(self, response: Http1Response, send: Send) -> None:
-        body = await response.read_all()
+    async def _relay_whole(self, response: Streamed, send: Send) -> None:
+        body = await response.read_all(self.upstream.http.max_body_bytes)
         status = response.status
         if status >= 500:
             logger.warning("chat service answered %s: %s", status, body[:300])
             body, status = _envelope_bytes(502, "The chat service failed to answer.")
-        headers = [(b"content-type", response.header(b"content-type") or b"application/json")]
-        retry_after = response.header(b"retry-after")
+        content_type = response.headers.get("content-type", "application/json")
+        headers = [(b"content-type", content_type.encode("latin-1"))]
+        retry_after = response.headers.get("retry-after")
         if retry_after is not None:
-            headers.append((b"retry-after", retry_after))
+            headers.append((b"retry-after", retry_after.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -288,7 +286,7 @@ class UpstreamCall:
             except OSError:
                 pass
             return
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, UpstreamTimeout):
             response = error_response(504, "The chat service did not answer in time.")
         else:
             response = error_response(502, "The chat service could not be reached.")
@@ -300,7 +298,6 @@ async def _send_body(send: Send, relay: _Relay, body: bytes) -> None:
     relay.send_started = time.monotonic()
     await send({"type": "http.response.body", "body": body, "more_body": True})
     relay.send_started = 0.0
-    relay.last_send = time.monotonic()
 
 
 async def _watch_for_disconnect(receive: Receive, relay: _Relay) -> None:

@@ -26,7 +26,7 @@ from shared.contracts.retrieval import (
     IngestRequest,
     IngestResponse,
 )
-from shared.http import service_client
+from shared.http import ServiceHttp, UpstreamError
 
 REMOTE_BATCH = 20
 """Files per request to a running service."""
@@ -52,7 +52,10 @@ async def _run_local(args: argparse.Namespace, settings: RetrievalSettings) -> i
 async def _run_remote(args: argparse.Namespace, settings: RetrievalSettings) -> int:
     files = book_files(args.path)
     results: list[DocumentResult] = []
-    async with service_client(args.service_url, token=settings.token, timeout=600) as client:
+    service = ServiceHttp(
+        args.service_url, service="retrieval", token=settings.token, timeout_s=600
+    )
+    async with service:
         with tqdm(total=len(files), desc="ingesting", unit="file", disable=args.quiet) as bar:
             for start in range(0, len(files), REMOTE_BATCH):
                 part = files[start : start + REMOTE_BATCH]
@@ -60,13 +63,12 @@ async def _run_remote(args: argparse.Namespace, settings: RetrievalSettings) -> 
                     corpus=args.corpus,
                     documents=[IngestDocument(path=p, content=c) for p, c in part],
                 )
-                response = await client.post(
-                    "/v1/documents",
-                    content=request.model_dump_json(),
-                    headers={"content-type": "application/json"},
-                )
-                if response.status_code != 200:
-                    print(f"error: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+                try:
+                    response = await service.request(
+                        "POST", "/v1/documents", body=request.model_dump_json().encode()
+                    )
+                except UpstreamError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
                     return 1
                 results.extend(IngestResponse.model_validate_json(response.content).documents)
                 bar.update(len(part))

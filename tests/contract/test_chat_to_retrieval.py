@@ -12,16 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.chat.clients.retrieval import (
-    RetrievalClient,
-    RetrievalRequestError,
-    RetrievalUnavailable,
-)
+from services.chat.clients.retrieval import RetrievalClient
 from services.retrieval.app import create_app
 from services.retrieval.embeddings import LocalEmbedder
 from services.retrieval.settings import RetrievalSettings
 from shared.contracts.common import PageContext
 from shared.contracts.retrieval import SearchRequest, SearchResponse
+from shared.http import UpstreamRefused, UpstreamTimeout, UpstreamUnavailable
 from tests.support.servers import free_port, serve
 
 BOOK = {
@@ -104,7 +101,7 @@ async def test_narrow_scope_and_defaults(client: RetrievalClient) -> None:
 
 
 async def test_refusal_is_a_request_error(client: RetrievalClient) -> None:
-    with pytest.raises(RetrievalRequestError) as info:
+    with pytest.raises(UpstreamRefused) as info:
         await client.search(SearchRequest(queries=["x"], scope="current_page", corpus="contract"))
     assert info.value.status == 422
     assert "current_page" in str(info.value)
@@ -112,7 +109,7 @@ async def test_refusal_is_a_request_error(client: RetrievalClient) -> None:
 
 async def test_wrong_token_is_a_request_error(retrieval_url: str) -> None:
     client = RetrievalClient.connect(retrieval_url, token="wrong")
-    with pytest.raises(RetrievalRequestError) as info:
+    with pytest.raises(UpstreamRefused) as info:
         await client.search(SearchRequest(queries=["x"]))
     assert info.value.status == 401
     await client.aclose()
@@ -120,7 +117,7 @@ async def test_wrong_token_is_a_request_error(retrieval_url: str) -> None:
 
 async def test_connection_refused_is_unavailable() -> None:
     client = RetrievalClient.connect(f"http://127.0.0.1:{free_port()}", timeout=2)
-    with pytest.raises(RetrievalUnavailable):
+    with pytest.raises(UpstreamUnavailable):
         await client.search(SearchRequest(queries=["x"]))
     await client.aclose()
 
@@ -137,7 +134,7 @@ def broken_service(status: int, delay: float = 0.0) -> Starlette:
 async def test_5xx_is_unavailable(status: int) -> None:
     with serve(broken_service(status)) as url:
         client = RetrievalClient.connect(url)
-        with pytest.raises(RetrievalUnavailable, match=str(status)):
+        with pytest.raises(UpstreamUnavailable, match=str(status)):
             await client.search(SearchRequest(queries=["x"]))
         await client.aclose()
 
@@ -145,7 +142,7 @@ async def test_5xx_is_unavailable(status: int) -> None:
 async def test_timeout_is_unavailable() -> None:
     with serve(broken_service(200, delay=2.0)) as url:
         client = RetrievalClient.connect(url, timeout=0.3)
-        with pytest.raises(RetrievalUnavailable):
+        with pytest.raises(UpstreamTimeout):
             await client.search(SearchRequest(queries=["x"]))
         await client.aclose()
 
@@ -153,6 +150,6 @@ async def test_timeout_is_unavailable() -> None:
 async def test_malformed_answer_is_unavailable() -> None:
     with serve(broken_service(200)) as url:
         client = RetrievalClient.connect(url)
-        with pytest.raises(RetrievalUnavailable, match="malformed"):
+        with pytest.raises(UpstreamUnavailable, match="malformed"):
             await client.search(SearchRequest(queries=["x"]))
         await client.aclose()

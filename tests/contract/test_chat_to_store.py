@@ -41,8 +41,8 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Text
 
-from services.chat.store_client import HttpStore, StoreRequestError
-from shared.http import ServiceHttp
+from services.chat.store_client import HttpStore
+from shared.http import ServiceHttp, UpstreamRefused, UpstreamUnavailable
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -338,7 +338,7 @@ class StoreContract:
 class TestHttpStore(StoreContract):
     @pytest.fixture
     async def store(self, store_url: str) -> AsyncIterator[HttpStore]:
-        async with ServiceHttp(store_url, token=None) as client:
+        async with ServiceHttp(store_url, service="store", token=None) as client:
             yield HttpStore(client)
 
     async def test_readding_an_identical_item_is_a_noop(self, store: HttpStore) -> None:
@@ -350,7 +350,7 @@ class TestHttpStore(StoreContract):
         await store.add_thread_item(thread.id, item, context=ctx)
         page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
         assert [i.id for i in page.data] == [item.id]
-        with pytest.raises(StoreRequestError) as err:
+        with pytest.raises(UpstreamRefused) as err:
             await store.add_thread_item(
                 thread.id, item.model_copy(update={"quoted_text": "other"}), context=ctx
             )
@@ -380,11 +380,12 @@ class TestHttpStore(StoreContract):
 
 
 def test_unreachable_store_is_reported_as_unavailable() -> None:
-    from services.chat.store_client import StoreUnavailable
 
     async def scenario() -> None:
-        async with ServiceHttp("http://127.0.0.1:9", token=None, timeout_s=1) as client:
-            with pytest.raises(StoreUnavailable):
+        async with ServiceHttp(
+            "http://127.0.0.1:9", service="store", token=None, timeout_s=1
+        ) as client:
+            with pytest.raises(UpstreamUnavailable):
                 await HttpStore(client).load_thread("thr_1", context={"user_id": "u"})
 
     asyncio.run(scenario())

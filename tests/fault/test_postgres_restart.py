@@ -17,8 +17,8 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from services.chat.store_client import HttpStore, StoreUnavailable
-from shared.http import ServiceHttp
+from services.chat.store_client import HttpStore
+from shared.http import ServiceHttp, UpstreamUnavailable
 from tests.support.postgres import embedded_postgres
 from tests.support.processes import running
 
@@ -59,11 +59,11 @@ def test_postgres_restart_under_load_loses_and_duplicates_nothing(tmp_path: Path
                 try:
                     await store_client.add_thread_item(thread.id, item, context=ctx)
                     acked[thread.id].append(item.id)
-                except StoreUnavailable as exc:
+                except UpstreamUnavailable as exc:
                     failures.append(exc)
 
         async def scenario() -> None:
-            async with ServiceHttp(store.url, token=None, timeout_s=30) as client:
+            async with ServiceHttp(store.url, service="store", token=None, timeout_s=30) as client:
                 http_store = HttpStore(client)
                 ctx = {"user_id": "restart-user"}
                 stop_at = time.monotonic() + RUN_FOR_S

@@ -5,20 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from shared.contracts.retrieval import SearchRequest, SearchResponse
-from shared.http import ServiceHttp
-from shared.http1 import UpstreamError
-
-
-class RetrievalUnavailable(Exception):
-    """The retrieval service could not be reached, timed out or failed (5xx): worth a retry."""
-
-
-class RetrievalRequestError(Exception):
-    """The retrieval service refused the request (4xx): a bug or bad input, not worth a retry."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"retrieval service answered {status}: {message}")
-        self.status = status
+from shared.http import ServiceHttp, UpstreamUnavailable
 
 
 class RetrievalClient:
@@ -33,26 +20,20 @@ class RetrievalClient:
         cls, base_url: str, *, token: str | None = None, timeout: float = 10.0
     ) -> RetrievalClient:
         """A client with its own `shared.http.ServiceHttp` (close it with `aclose`)."""
-        return cls(ServiceHttp(base_url, token=token, timeout_s=timeout))
+        return cls(ServiceHttp(base_url, service="retrieval", token=token, timeout_s=timeout))
 
     async def search(self, request: SearchRequest) -> SearchResponse:
-        """Run one search. Raises `RetrievalUnavailable` or `RetrievalRequestError`."""
-        try:
-            response = await self.client.request(
-                "POST", "/v1/search", body=request.model_dump_json().encode()
-            )
-        except UpstreamError as exc:  # connect errors, timeouts, broken connections
-            raise RetrievalUnavailable(f"retrieval service unreachable: {exc!r}") from exc
-        if response.status >= 500:
-            raise RetrievalUnavailable(
-                f"retrieval service failed with {response.status}: {response.error_message()}"
-            )
-        if response.status != 200:
-            raise RetrievalRequestError(response.status, response.error_message())
+        """Run one search. Raises `shared.http.UpstreamUnavailable` (worth a retry) or
+        `UpstreamRefused`."""
+        response = await self.client.request(
+            "POST", "/v1/search", body=request.model_dump_json().encode()
+        )
         try:
             return SearchResponse.model_validate_json(response.content)
         except ValidationError as exc:
-            raise RetrievalUnavailable(f"retrieval service sent a malformed answer: {exc}") from exc
+            raise UpstreamUnavailable(
+                "retrieval", f"retrieval service sent a malformed answer: {exc}"
+            ) from exc
 
     async def aclose(self) -> None:
         await self.client.aclose()

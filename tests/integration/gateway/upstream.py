@@ -259,7 +259,7 @@ def create_app(store_url: str | None, control: Control | None = None) -> Starlet
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = ServiceHttp(store_url or "http://127.0.0.1:1", token=None)
+        client = ServiceHttp(store_url or "http://127.0.0.1:1", service="store", token=None)
         state["server"] = PacedServer(HttpStore(client), control)
         try:
             yield

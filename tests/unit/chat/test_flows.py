@@ -9,8 +9,8 @@ from typing import Any
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem, ClientToolCallItem, URLSource, WidgetItem
 
-from services.chat.clients.retrieval import RetrievalUnavailable
 from services.chat.server import PREVIOUS_RESPONSE_ID
+from shared.http import UpstreamUnavailable
 from tests.unit.chat.conftest import (
     FakeSearch,
     MakeChat,
@@ -121,7 +121,7 @@ async def test_nothing_relevant_is_said_plainly(make_chat: MakeChat) -> None:
 
 
 async def test_search_failure_becomes_an_explained_answer(make_chat: MakeChat) -> None:
-    search = FakeSearch(error=RetrievalUnavailable("connection refused"))
+    search = FakeSearch(error=UpstreamUnavailable("retrieval", "connection refused"))
     async with make_chat(search=search) as chat:
         reply = await chat.create("How do I sign in?")
         assert "couldn't search the book" in reply.text
