@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,12 +78,33 @@ def test_model_file_is_built_once() -> None:
     assert not list(DEFAULT_MODEL_DIR.glob("*.partial"))
 
 
+class HeldSession:
+    """An ONNX session whose first `run` reports that it started, then waits for `release`."""
+
+    def __init__(self, session: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.session, self.loop = session, loop
+        self.started = asyncio.Event()
+        self.release = threading.Event()
+
+    def run(self, *args: Any) -> Any:
+        self.loop.call_soon_threadsafe(self.started.set)
+        self.release.wait()
+        return self.session.run(*args)
+
+
 async def test_a_query_does_not_wait_behind_a_long_ingestion(book_texts: list[str]) -> None:
     embedder = LocalEmbedder(precision="int8")
-    bulk = asyncio.ensure_future(embedder.embed(book_texts * 20, "document"))
-    await asyncio.sleep(0.05)  # the document worker is busy now
-    query = await embedder.embed(["where is the stop button?"], "query")
-    assert query.shape == (1, 384)
-    assert not bulk.done()
-    await bulk
+    held = HeldSession(embedder._sessions["document"], asyncio.get_running_loop())
+    embedder._sessions["document"] = held
+    bulk = asyncio.ensure_future(embedder.embed(book_texts, "document"))
+    try:
+        await held.started.wait()  # the document worker is in the middle of a run
+        # A query queued behind the held run would never come: fail instead of hanging.
+        async with asyncio.timeout(60):
+            query = await embedder.embed(["where is the stop button?"], "query")
+        assert query.shape == (1, 384)
+        assert not bulk.done()
+    finally:
+        held.release.set()
+    assert (await bulk).shape == (len(book_texts), 384)
     await embedder.close()
