@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 
 import uvicorn
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
@@ -18,6 +19,7 @@ from shared.logs import configure_logging
 from shared.metrics import with_metrics_listener
 from shared.middleware import BodyLimitMiddleware, InternalTokenMiddleware, RequestContextMiddleware
 from shared.settings import ServiceSettings, load_settings
+from shared.tracing import UNTRACED_PATHS, configure_tracing
 
 VERSION = "0.1.0"
 
@@ -39,7 +41,14 @@ def build_app(
     `errors` maps the service's domain errors to HTTP statuses (its one error table).
     """
     configure_logging(name, settings.log_level, settings.log_json)
+    configure_tracing(name)
     middleware = [
+        # A server span per request (not per send and receive: one span per streamed event).
+        Middleware(
+            OpenTelemetryMiddleware,
+            excluded_urls=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+        ),
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, overrides=body_limits),
     ]

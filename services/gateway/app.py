@@ -104,7 +104,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             SELECTED_TEXT_HEADER,
             REQUEST_ID_HEADER,
         ],
-        expose_headers=[REQUEST_ID_HEADER, "retry-after"],
+        expose_headers=[REQUEST_ID_HEADER, "retry-after", "traceresponse"],
         max_age=600,
     )
     return app
