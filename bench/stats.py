@@ -43,10 +43,35 @@ class Row:
     baseline: float | None = None
     """The same metric on the baseline path, measured in the same run."""
     goal: str = ""
+    """A goal in words, where it is not a ratio."""
+    max_ratio: float | None = None
+    """The goal as a ratio to the baseline: at most this..."""
+    min_ratio: float | None = None
+    """...or at least this."""
 
     @property
     def ratio(self) -> float | None:
         return self.value / self.baseline if self.baseline else None
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the ratio goal is met (None: no ratio goal)."""
+        ratio = self.ratio
+        if ratio is None or (self.max_ratio is None and self.min_ratio is None):
+            return None
+        if self.max_ratio is not None and ratio > self.max_ratio:
+            return False
+        return not (self.min_ratio is not None and ratio < self.min_ratio)
+
+    @property
+    def goal_text(self) -> str:
+        if self.max_ratio is not None:
+            target = f"ratio <= {self.max_ratio:g}x"
+        elif self.min_ratio is not None:
+            target = f"ratio >= {self.min_ratio:g}x"
+        else:
+            return self.goal
+        return f"{target} {'met' if self.met else 'MISSED'}"
 
 
 def latency_rows(
@@ -104,7 +129,16 @@ def format_table(rows: list[Row], previous: Mapping[str, float] | None = None) -
             line += (
                 f"{'new' if before is None else '':>10}" if change is None else f"{change:+9.1f}%"
             )
-        lines.append(f"{line}  {r.unit} {r.goal}".rstrip())
+        lines.append(f"{line}  {r.unit} {r.goal_text}".rstrip())
+    goals = [r for r in rows if r.met is not None]
+    if goals:
+        missed = [r for r in goals if not r.met]
+        lines.append(
+            f"\nratio goals: {len(goals) - len(missed)} of {len(goals)} met"
+            + "".join(
+                f"\n  missed: {r.group} / {r.metric} ({_ratio(r.ratio or 0)})" for r in missed
+            )
+        )
     return "\n".join(lines)
 
 
@@ -132,7 +166,8 @@ def save(rows: list[Row], extra: dict[str, Any] | None = None, path: Path = RESU
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rows": [
-            asdict(r) | {"ratio": r.ratio, "previous": before.get(row_key(r.group, r.metric))}
+            asdict(r)
+            | {"ratio": r.ratio, "met": r.met, "previous": before.get(row_key(r.group, r.metric))}
             for r in rows
         ],
         **(extra or {}),

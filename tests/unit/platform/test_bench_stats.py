@@ -74,11 +74,24 @@ def test_table_shows_ratio_change_unit_and_goal() -> None:
     assert "vs last" not in format_table(rows).splitlines()[0]
 
 
+def test_ratio_goals_are_checked_and_summed_up() -> None:
+    rows = [
+        Row("gateway", "RSS per stream", 36.0, "KB", 25.0, max_ratio=1.5),
+        Row("gateway", "events/s", 70.0, "1/s", 100.0, min_ratio=0.8),
+        Row("store", "p50", 1.0, "ms"),
+    ]
+    assert [r.met for r in rows] == [True, False, None]
+    table = format_table(rows)
+    assert "ratio <= 1.5x met" in table and "ratio >= 0.8x MISSED" in table
+    assert "ratio goals: 1 of 2 met" in table
+    assert "missed: gateway / events/s (0.70x)" in table
+
+
 def test_save_keeps_the_previous_run_and_records_each_rows_last_value(tmp_path: Path) -> None:
     latest = tmp_path / "latest.json"
     assert load_values(latest) == (None, {})
     save([Row("g", "m", 2.0, "ms", 1.0)], {"quick": False}, latest)
-    save([Row("g", "m", 3.0, "ms", 1.0)], None, latest)
+    save([Row("g", "m", 3.0, "ms", 1.0, max_ratio=2.0)], None, latest)
     first = json.loads((tmp_path / "previous.json").read_text())
     second = json.loads(latest.read_text())
     assert first["rows"][0]["value"] == 2.0 and first["quick"] is False
@@ -89,7 +102,10 @@ def test_save_keeps_the_previous_run_and_records_each_rows_last_value(tmp_path: 
         "unit": "ms",
         "baseline": 1.0,
         "goal": "",
+        "max_ratio": 2.0,
+        "min_ratio": None,
         "ratio": 3.0,
+        "met": False,
         "previous": 2.0,
     }
     measured_at, values = load_values(latest)
