@@ -2,8 +2,9 @@
 
 The service itself always uses the store service (`HttpStore`); this one backs the
 single-process benchmark baseline (`bench/monolith`) and unit tests that need a
-store without PostgreSQL. Same semantics as the store service: items keep their
-insertion order, `save_item` replaces in place, and another user's data is not found.
+store without PostgreSQL. Same contract as `HttpStore` (`tests/contract/test_chat_to_store.py`
+runs on both): items keep their insertion order, `save_item` replaces in place, another
+user's data is not found, and the items of a thread the user does not have are an empty page.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class MemoryStore(Store[Any]):
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any
     ) -> Page[ThreadItem]:
-        items = list(self._items(thread_id, context).values())
+        items = list(self.items.get((user_id_of(context), thread_id), {}).values())
         if order == "desc":
             items.reverse()
         if after is not None and all(i.id != after for i in items):

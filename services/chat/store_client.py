@@ -1,8 +1,9 @@
 """`HttpStore`: a complete `chatkit.store.Store` backed by the store service over HTTP.
 
-It behaves like a local ChatKit store: same method signatures and keywords,
-`NotFoundError` for missing threads and items, pages with `has_more`/`after`,
-and the SDK's default id prefixes. The user id comes from the request context,
+It behaves like the ChatKit SDK's own stores (its store test suite): same method
+signatures and keywords, `NotFoundError` for missing threads, items and attachments,
+an empty page for the items of a thread the user does not have, pages with
+`has_more`/`after`, and the SDK's default id prefixes. The user id comes from the request context,
 a mapping or an object with a `user_id` attribute. A store that cannot answer raises
 `shared.http.UpstreamUnavailable`; one that refuses a call, `UpstreamRefused`.
 """
@@ -93,9 +94,14 @@ class HttpStore(Store[Any]):
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any
     ) -> Page[ThreadItem]:
         params = _page_params(limit, after, order)
-        response = await self._call(
-            "GET", f"/v1/threads/{_seg(thread_id)}/items", context, params=params
-        )
+        try:
+            response = await self._call(
+                "GET", f"/v1/threads/{_seg(thread_id)}/items", context, params=params
+            )
+        except NotFoundError:
+            if after is not None:
+                raise  # an unknown cursor is an error in the SDK's stores too
+            return Page(data=[], has_more=False)  # no such thread of this user: no items
         return _item_page.validate_json(response.content)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:

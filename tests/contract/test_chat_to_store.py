@@ -1,7 +1,12 @@
 """The store contract: chat's `HttpStore` -> store service (real HTTP) -> PostgreSQL.
 
 Written once as `StoreContract`, so any other `chatkit.store.Store` can be held
-to the same behaviour by subclassing it with its own `store` fixture.
+to the same behaviour by subclassing it with its own `store` fixture (`MemoryStore`
+is, below). It includes what chatkit-python's own store suite (`tests/test_store.py`
+of openai-chatkit 1.6.5) asks of a store, notably that the items of a thread the
+user does not have are an empty page, not an error. (The API still answers 404 for
+another user's thread: the gateway checks ownership before it forwards a request,
+`tests/integration/gateway/test_chat_endpoints.py`.)
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Text
 
+from services.chat.memory_store import MemoryStore
 from services.chat.store_client import HttpStore
 from shared.http import ServiceHttp, UpstreamRefused, UpstreamUnavailable
 
@@ -226,6 +232,20 @@ class StoreContract:
         with pytest.raises(NotFoundError):
             await store.load_attachment("atc_missing", context=ctx)
 
+    async def test_a_missing_thread_has_no_items(self, store: Store[Any]) -> None:
+        """As in the SDK's suite: an empty page, not `NotFoundError`."""
+        page = await store.load_thread_items("thr_missing", None, 10, "asc", context=new_user())
+        assert page.data == [] and page.has_more is False
+
+    async def test_an_unknown_cursor_is_not_found(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        await store.add_thread_item(thread.id, user_message(thread.id, 1), context=ctx)
+        for thread_id in (thread.id, "thr_missing"):
+            with pytest.raises(NotFoundError):
+                await store.load_thread_items(thread_id, "msg_missing", 10, "asc", context=ctx)
+
     async def test_delete_item(self, store: Store[Any]) -> None:
         ctx = new_user()
         thread = thread_meta()
@@ -248,13 +268,29 @@ class StoreContract:
         await store.delete_thread(thread.id, context=ctx)
         with pytest.raises(NotFoundError):
             await store.load_thread(thread.id, context=ctx)
-        with pytest.raises(NotFoundError):
-            await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert (await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)).data == []
         # a new thread with the same id starts empty: the items really went
         await store.save_thread(thread, context=ctx)
         page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
         assert page.data == []
         assert len((await store.load_thread_items(other.id, None, 10, "asc", ctx)).data) == 1
+
+    async def test_threads_are_paged_oldest_first(self, store: Store[Any]) -> None:
+        ctx = new_user()
+        threads = [
+            ThreadMetadata(
+                id=f"thr_{n}_{uuid.uuid4().hex[:6]}", created_at=T0 + timedelta(minutes=n)
+            )
+            for n in range(3)
+        ]
+        for t in threads:
+            await store.save_thread(t, context=ctx)
+        first = await store.load_threads(2, None, "asc", context=ctx)
+        assert [t.id for t in first.data] == [threads[0].id, threads[1].id]
+        assert first.has_more and first.after == threads[1].id
+        rest = await store.load_threads(2, first.after, "asc", context=ctx)
+        assert [t.id for t in rest.data] == [threads[2].id]
+        assert rest.has_more is False and not rest.after
 
     async def test_threads_are_paged_newest_first(self, store: Store[Any]) -> None:
         ctx = new_user()
@@ -288,8 +324,9 @@ class StoreContract:
             await store.load_thread(thread.id, context=mallory)
         with pytest.raises(NotFoundError):
             await store.load_item(thread.id, item.id, context=mallory)
-        with pytest.raises(NotFoundError):
-            await store.load_thread_items(thread.id, None, 10, "asc", context=mallory)
+        # the SDK's suite: another user's thread has no items for them (not an error)
+        theirs = await store.load_thread_items(thread.id, None, 10, "asc", context=mallory)
+        assert theirs.data == [] and theirs.has_more is False
         with pytest.raises(NotFoundError):
             await store.add_thread_item(thread.id, user_message(thread.id, 2), context=mallory)
         with pytest.raises(NotFoundError):
@@ -333,6 +370,14 @@ class StoreContract:
         assert store.generate_item_id("message", thread, None).startswith("msg_")
         assert store.generate_item_id("tool_call", thread, None).startswith("tc_")
         assert store.generate_item_id("sdk_hidden_context", thread, None).startswith("shcx_")
+        assert store.generate_item_id("task", thread, None).startswith("tsk_")
+        assert store.generate_item_id("workflow", thread, None).startswith("wf_")
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()
 
 
 class TestHttpStore(StoreContract):
