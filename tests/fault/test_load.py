@@ -17,7 +17,11 @@ from tests.support.stack import Stack
 pytestmark = pytest.mark.fault
 
 USERS, TURNS = 200, 5
-RUN_WITHIN_S = 180.0
+SLACK = 3
+"""The concurrent run may take this many times as long as its conversations would one after
+another at the pace of one held alone in the same run: far beyond what a healthy run needs on
+any machine, so only a stall fails it. Speed itself is `make bench`'s to judge."""
+SLOW_CALL_S = "300"  # internal calls may be slow on a busy machine: not what this test checks
 QUESTIONS = [
     "How does the assistant search the book?",
     "Which models can the assistant use?",
@@ -29,8 +33,16 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def stack(start_stack: StackFactory) -> Iterator[Stack]:
-    """Offline model at full speed; per-IP limits raised (every reader is 127.0.0.1)."""
-    extra = {"gateway": {"GATEWAY_IP_RATE_PER_S": "10000", "GATEWAY_IP_BURST": "10000"}}
+    """Offline model at full speed; per-IP limits raised (every reader is 127.0.0.1), and the
+    timeouts of internal calls too."""
+    extra = {
+        "gateway": {
+            "GATEWAY_IP_RATE_PER_S": "10000",
+            "GATEWAY_IP_BURST": "10000",
+            "GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S": SLOW_CALL_S,
+        },
+        "chat": {"CHAT_STORE_TIMEOUT_S": SLOW_CALL_S},
+    }
     with start_stack(token_delay_ms=0, extra_env=extra) as stack:
         yield stack
 
@@ -89,19 +101,40 @@ async def _check_in_store(stack: Stack, conversation: Conversation, stranger: st
     assert status == 404, "another user can read this thread in the store"
 
 
+async def _one_alone(stack: Stack) -> float:
+    """Seconds one conversation takes with nothing else running (checked like the others)."""
+    alone = Conversation(GatewayUser(stack.gateway, timeout=float(SLOW_CALL_S)))
+    started = time.monotonic()
+    try:
+        await _converse(alone, USERS)
+    finally:
+        await alone.user.http.aclose()
+    return time.monotonic() - started
+
+
+@pytest.mark.timeout(1800)  # a backstop only: the bound below adapts to the machine
 async def test_200_concurrent_conversations_are_stored_whole_in_order_per_user(
     stack: Stack,
 ) -> None:
-    conversations = [Conversation(GatewayUser(stack.gateway, timeout=120)) for _ in range(USERS)]
+    one = await _one_alone(stack)
+    bound = SLACK * USERS * one
+    conversations = [Conversation(GatewayUser(stack.gateway, timeout=bound)) for _ in range(USERS)]
     started = time.monotonic()
     try:
-        async with asyncio.timeout(RUN_WITHIN_S):
-            await asyncio.gather(*(_converse(c, n) for n, c in enumerate(conversations)))
+        try:
+            async with asyncio.timeout(bound):
+                await asyncio.gather(*(_converse(c, n) for n, c in enumerate(conversations)))
+        except TimeoutError:
+            raise AssertionError(
+                f"{USERS * TURNS} answers not done in {bound:.0f}s ({SLACK}x {USERS} "
+                f"conversations one after another, at {one:.2f}s each alone)"
+            ) from None
         took = time.monotonic() - started
         unsearched = sum(c.unsearched for c in conversations)
         print(
-            f"\n{USERS * TURNS} answers in {took:.1f}s ({USERS * TURNS / took:.1f}/s), "
-            f"{unsearched} without a book search (retrieval over CHAT_RETRIEVAL_TIMEOUT_S)"
+            f"\n{USERS * TURNS} answers in {took:.1f}s ({USERS * TURNS / took:.1f}/s; one "
+            f"conversation alone {one:.2f}s), {unsearched} without a book search "
+            "(retrieval over CHAT_RETRIEVAL_TIMEOUT_S)"
         )
 
         user_ids = {c.user.user_id for c in conversations}
