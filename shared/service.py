@@ -41,14 +41,17 @@ def build_app(
     `errors` maps the service's domain errors to HTTP statuses (its one error table).
     """
     configure_logging(name, settings.log_level, settings.log_json)
-    configure_tracing(name)
-    middleware = [
+    middleware = []
+    if configure_tracing(name):
         # A server span per request (not per send and receive: one span per streamed event).
-        Middleware(
-            OpenTelemetryMiddleware,
-            excluded_urls=UNTRACED_PATHS,
-            exclude_spans=["receive", "send"],
-        ),
+        middleware.append(
+            Middleware(
+                OpenTelemetryMiddleware,
+                excluded_urls=UNTRACED_PATHS,
+                exclude_spans=["receive", "send"],
+            )
+        )
+    middleware += [
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, overrides=body_limits),
     ]
