@@ -6,24 +6,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 
 from services.store.database import Database, DatabaseUnavailable
-from services.store.repository import ChatKitRepository
+from services.store.repository import ChatKitRepository, Conflict, NotFound
 from services.store.routes import routes
 from services.store.settings import StoreSettings
-from shared.errors import error_response
+from services.store.state import StoreState
+from shared.errors import ErrorTable
 from shared.service import build_app
 from shared.settings import load_settings
+
+ERRORS: ErrorTable = {NotFound: 404, Conflict: 409, DatabaseUnavailable: 503}
+"""The store's domain errors and their HTTP statuses."""
 
 
 def create_app(settings: StoreSettings | None = None) -> Starlette:
     """Build the store service; the database pool opens in the lifespan."""
     settings = settings or load_settings(StoreSettings)
 
+    # Readiness checks get no request, so they reach the pool through this (the lifespan
+    # fills it in); handlers get it as lifespan state.
+    opened: dict[str, Database] = {}
+
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[StoreState]:
         db = await Database.open(
             settings.database_url,
             data_dir=settings.data_dir,
@@ -32,29 +38,22 @@ def create_app(settings: StoreSettings | None = None) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
             reconnect_window_s=settings.reconnect_window_s,
         )
-        app.state.db = db
-        app.state.repository = ChatKitRepository(db)
+        opened["db"] = db
         try:
-            yield
+            yield StoreState(db=db, repository=ChatKitRepository(db))
         finally:
+            opened.clear()
             await db.close()
 
     async def database_ready() -> None:
-        await app.state.db.ping()
+        await opened["db"].ping()
 
-    app = build_app(
+    return build_app(
         "store",
         settings,
         routes,
         lifespan=lifespan,
         readiness={"postgres": database_ready},
         body_limits={r"/v1/attachments/[^/]+/content$": settings.max_attachment_bytes},
-    )
-    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
-    return app
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    return error_response(
-        503, "The database is unavailable; retry shortly.", headers={"Retry-After": "1"}
+        errors=ERRORS,
     )

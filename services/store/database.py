@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from services.store.migrate import migrate
+from shared.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,15 @@ RETRYABLE = (
 RETRY_DELAY_S = 0.2
 
 
-class DatabaseUnavailable(Exception):
-    """PostgreSQL could not be reached even after a retry."""
+class DatabaseUnavailable(DomainError):
+    """PostgreSQL could not be reached even after a retry. `str()` is the detail for the
+    logs; callers are told only to retry."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "The database is unavailable; retry shortly.", headers={"Retry-After": "1"}
+        )
+        self.args = (detail,)
 
 
 def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:

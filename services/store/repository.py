@@ -15,6 +15,7 @@ from chatkit.types import Attachment, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 
 from services.store.database import Database
+from shared.errors import DomainError
 
 Order = Literal["asc", "desc"]
 
@@ -22,11 +23,11 @@ _item_json: TypeAdapter[Any] = TypeAdapter(ThreadItem)
 _attachment_json: TypeAdapter[Any] = TypeAdapter(Attachment)
 
 
-class NotFound(Exception):
+class NotFound(DomainError):
     """The record does not exist for this user (or belongs to someone else)."""
 
 
-class Conflict(Exception):
+class Conflict(DomainError):
     """An item with this id already exists with different content."""
 
 

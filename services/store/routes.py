@@ -10,7 +10,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.store.repository import ChatKitRepository, Conflict, JsonPage, NotFound
+from services.store.repository import ChatKitRepository, JsonPage
+from services.store.state import StoreState
 from shared.api import ApiRoute, read_json, read_query
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.store import (
@@ -26,12 +27,11 @@ from shared.errors import ApiError
 NO_CONTENT = 204
 
 
-def _repo(request: Request) -> ChatKitRepository:
-    repo: ChatKitRepository = request.app.state.repository
-    return repo
+def _repo(request: Request[StoreState]) -> ChatKitRepository:
+    return request.state["repository"]
 
 
-def _user(request: Request) -> str:
+def _user(request: Request[StoreState]) -> str:
     user_id = request.headers.get(USER_ID_HEADER, "")
     if not user_id:
         raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
@@ -40,7 +40,7 @@ def _user(request: Request) -> str:
     return user_id
 
 
-def _path_id(request: Request, name: str) -> str:
+def _path_id(request: Request[StoreState], name: str) -> str:
     value: str = request.path_params[name]
     if len(value) > MAX_ID_LENGTH:
         raise ApiError(422, f"{name} is longer than {MAX_ID_LENGTH} characters.")
@@ -60,33 +60,23 @@ def _page_json(page: JsonPage) -> Response:
     )
 
 
-def _not_found(exc: NotFound) -> ApiError:
-    return ApiError(404, str(exc))
-
-
 # -- threads -----------------------------------------------------------------
 
 
-async def list_threads(request: Request) -> Response:
+async def list_threads(request: Request[StoreState]) -> Response:
     query = read_query(request, PageQuery)
-    try:
-        page = await _repo(request).list_threads(
-            _user(request), limit=query.limit, after=query.after, order=query.order
-        )
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    page = await _repo(request).list_threads(
+        _user(request), limit=query.limit, after=query.after, order=query.order
+    )
     return _page_json(page)
 
 
-async def get_thread(request: Request) -> Response:
-    try:
-        data = await _repo(request).load_thread(_user(request), _path_id(request, "thread_id"))
-    except NotFound as exc:
-        raise _not_found(exc) from None
+async def get_thread(request: Request[StoreState]) -> Response:
+    data = await _repo(request).load_thread(_user(request), _path_id(request, "thread_id"))
     return _json(f'{{"thread":{data}}}')
 
 
-async def put_thread(request: Request) -> Response:
+async def put_thread(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
     body: ThreadBody = await read_json(request, ThreadBody)
     if body.thread.id != thread_id:
@@ -95,7 +85,7 @@ async def put_thread(request: Request) -> Response:
     return Response(status_code=NO_CONTENT)
 
 
-async def delete_thread(request: Request) -> Response:
+async def delete_thread(request: Request[StoreState]) -> Response:
     await _repo(request).delete_thread(_user(request), _path_id(request, "thread_id"))
     return Response(status_code=NO_CONTENT)
 
@@ -103,19 +93,16 @@ async def delete_thread(request: Request) -> Response:
 # -- items -------------------------------------------------------------------
 
 
-async def list_items(request: Request) -> Response:
+async def list_items(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
     query = read_query(request, PageQuery)
-    try:
-        page = await _repo(request).list_items(
-            user_id, thread_id, limit=query.limit, after=query.after, order=query.order
-        )
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    page = await _repo(request).list_items(
+        user_id, thread_id, limit=query.limit, after=query.after, order=query.order
+    )
     return _page_json(page)
 
 
-async def _item_body(request: Request, thread_id: str) -> ItemBody:
+async def _item_body(request: Request[StoreState], thread_id: str) -> ItemBody:
     body: ItemBody = await read_json(request, ItemBody)
     if body.item.thread_id != thread_id:
         raise ApiError(422, "item.thread_id does not match the thread id in the path.")
@@ -124,41 +111,30 @@ async def _item_body(request: Request, thread_id: str) -> ItemBody:
     return body
 
 
-async def add_item(request: Request) -> Response:
+async def add_item(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
     body = await _item_body(request, thread_id)
-    try:
-        await _repo(request).add_item(user_id, thread_id, body.item)
-    except NotFound as exc:
-        raise _not_found(exc) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    await _repo(request).add_item(user_id, thread_id, body.item)
     return Response(status_code=201)
 
 
-async def put_item(request: Request) -> Response:
+async def put_item(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
     item_id = _path_id(request, "item_id")
     body = await _item_body(request, thread_id)
     if body.item.id != item_id:
         raise ApiError(422, "item.id does not match the item id in the path.")
-    try:
-        await _repo(request).save_item(user_id, thread_id, body.item)
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    await _repo(request).save_item(user_id, thread_id, body.item)
     return Response(status_code=NO_CONTENT)
 
 
-async def get_item(request: Request) -> Response:
+async def get_item(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
-    try:
-        data = await _repo(request).load_item(user_id, thread_id, _path_id(request, "item_id"))
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    data = await _repo(request).load_item(user_id, thread_id, _path_id(request, "item_id"))
     return _json(f'{{"item":{data}}}')
 
 
-async def delete_item(request: Request) -> Response:
+async def delete_item(request: Request[StoreState]) -> Response:
     user_id, thread_id = _user(request), _path_id(request, "thread_id")
     await _repo(request).delete_item(user_id, thread_id, _path_id(request, "item_id"))
     return Response(status_code=NO_CONTENT)
@@ -167,7 +143,7 @@ async def delete_item(request: Request) -> Response:
 # -- attachments ---------------------------------------------------------------
 
 
-async def put_attachment(request: Request) -> Response:
+async def put_attachment(request: Request[StoreState]) -> Response:
     user_id, attachment_id = _user(request), _path_id(request, "attachment_id")
     body: AttachmentBody = await read_json(request, AttachmentBody)
     if body.attachment.id != attachment_id:
@@ -176,39 +152,28 @@ async def put_attachment(request: Request) -> Response:
     return Response(status_code=NO_CONTENT)
 
 
-async def get_attachment(request: Request) -> Response:
-    try:
-        data = await _repo(request).load_attachment(
-            _user(request), _path_id(request, "attachment_id")
-        )
-    except NotFound as exc:
-        raise _not_found(exc) from None
+async def get_attachment(request: Request[StoreState]) -> Response:
+    data = await _repo(request).load_attachment(_user(request), _path_id(request, "attachment_id"))
     return _json(f'{{"attachment":{data}}}')
 
 
-async def delete_attachment(request: Request) -> Response:
+async def delete_attachment(request: Request[StoreState]) -> Response:
     await _repo(request).delete_attachment(_user(request), _path_id(request, "attachment_id"))
     return Response(status_code=NO_CONTENT)
 
 
-async def put_attachment_content(request: Request) -> Response:
+async def put_attachment_content(request: Request[StoreState]) -> Response:
     user_id, attachment_id = _user(request), _path_id(request, "attachment_id")
     content_type = request.headers.get("content-type", "application/octet-stream")
     data = await request.body()
-    try:
-        await _repo(request).save_attachment_content(user_id, attachment_id, content_type, data)
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    await _repo(request).save_attachment_content(user_id, attachment_id, content_type, data)
     return Response(status_code=NO_CONTENT)
 
 
-async def get_attachment_content(request: Request) -> Response:
-    try:
-        content_type, data = await _repo(request).load_attachment_content(
-            _user(request), _path_id(request, "attachment_id")
-        )
-    except NotFound as exc:
-        raise _not_found(exc) from None
+async def get_attachment_content(request: Request[StoreState]) -> Response:
+    content_type, data = await _repo(request).load_attachment_content(
+        _user(request), _path_id(request, "attachment_id")
+    )
     # The bytes are the user's own upload: never let a browser sniff them into HTML.
     return Response(data, media_type=content_type, headers={"x-content-type-options": "nosniff"})
 
