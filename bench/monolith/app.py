@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -33,18 +34,20 @@ class InProcessSearch:
 def create_monolith_app(
     chat: ChatSettings, retrieval: RetrievalSettings, book: Path, corpus: str
 ) -> Starlette:
-    """The chat app over `MemoryStore` and in-process search of `book` (ingested at start)."""
+    """The chat app over `MemoryStore` and in-process search of `book` (ingested at start):
+    its lifespan opens the retrieval resources around the chat app's own, whose state it
+    passes on to the handlers."""
     search = InProcessSearch()
     app = create_app(chat, store=MemoryStore(), search=search, model=choose_model(chat))
     chat_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         async with open_resources(retrieval) as resources:
             await ingest_if_empty(resources["ingestor"], book, corpus)
             search.searcher = resources["searcher"]
-            async with chat_lifespan(app):
-                yield
+            async with chat_lifespan(app) as state:
+                yield state or {}  # what the chat handlers read (`request.state`)
 
     app.router.lifespan_context = lifespan
     return app

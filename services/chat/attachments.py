@@ -18,10 +18,7 @@ from chatkit.types import (
 from pydantic import AnyUrl
 
 from services.chat.context import RequestContext
-
-
-class AttachmentsUnavailable(Exception):
-    """An upload was asked for on a call that did not come through the gateway."""
+from services.chat.errors import AttachmentsUnavailable
 
 
 class GatewayAttachmentStore(AttachmentStore[RequestContext]):

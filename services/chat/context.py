@@ -1,15 +1,15 @@
-"""The typed request context, and the agent context tools read it from."""
+"""What one request carries (`RequestContext`), and the agent context tools read it from."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from chatkit.agents import AgentContext
-from chatkit.types import Page, ThreadItem
 from pydantic import Field, SkipValidation
 
+from services.chat.chat_store import StoreSession
+from services.chat.submission import Submission
 from shared.contracts.chat import ReaderContext
 from shared.contracts.common import PageContext
 from shared.contracts.retrieval import SearchHit, SearchRequest, SearchResponse
@@ -21,32 +21,20 @@ class SearchBackend(Protocol):
     async def search(self, request: SearchRequest) -> SearchResponse: ...
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking and what they are reading: built once per request from headers and
-    the ChatKit request's `metadata`, passed to the store and to `respond()`."""
+    """Who is asking and what they are reading: built once per request from its headers
+    and the ChatKit request's `metadata`, handed to the store and to `respond()`."""
 
     user_id: str
     request_id: str | None = None
     reader: ReaderContext = field(default_factory=ReaderContext)
-    idempotency_key: str | None = None
     gateway_url: str | None = None
     """Public URL of the gateway that forwarded the request (upload links point there)."""
-    keyed_thread_id: str | None = None
-    """Thread of a keyed submission (see `idempotency.py`)."""
-    keyed_message_id: str | None = None
-    """User message id of a keyed submission."""
-    # Ids the store hands out next, once each (see `ChatStore`).
-    thread_id_override: str | None = None
-    message_id_override: str | None = None
-    new_thread: bool = False
-    """The request creates its thread: there is no earlier history to load."""
-    history_prefetch: asyncio.Task[Page[ThreadItem]] | None = None
-    """The thread's newest items, read while the SDK saves the new message."""
-    title: str | None = None
-    """The title the reply will give a new thread (kept for a cancelled reply)."""
-    pending_writes: asyncio.Future[None] | None = None
-    newest_items: tuple[str, list[ThreadItem], bool] | None = None
+    submission: Submission | None = None
+    """The message this request submits (`threads.create`, `threads.add_user_message`)."""
+    session: StoreSession = field(default_factory=StoreSession)
+    """This request's state in `ChatStore`."""
 
     @property
     def page_context(self) -> PageContext:

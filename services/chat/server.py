@@ -10,12 +10,11 @@ from typing import Any
 from agents import RunConfig, Runner, TResponseInputItem
 from chatkit.actions import Action
 from chatkit.agents import stream_agent_response
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult, stream_widget
+from chatkit.server import ChatKitServer, stream_widget
 from chatkit.store import NotFoundError, Store
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
-    ChatKitReq,
     ClientToolCallItem,
     FeedbackKind,
     ProgressUpdateEvent,
@@ -28,7 +27,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
     WidgetItem,
-    is_streaming_req,
 )
 from pydantic import ValidationError
 
@@ -90,7 +88,6 @@ class BookChatServer(ChatKitServer[RequestContext]):
         settings: ChatSettings,
     ) -> None:
         super().__init__(ChatStore(store), attachment_store=GatewayAttachmentStore())
-        self.chat_store: ChatStore = self.store  # type: ignore[assignment]
         self.search = search
         self.model = model
         self.settings = settings
@@ -99,14 +96,6 @@ class BookChatServer(ChatKitServer[RequestContext]):
             tracing_disabled=not settings.tracing_enabled,
             workflow_name="Book assistant",
         )
-
-    async def process_request(
-        self, request: ChatKitReq, context: RequestContext
-    ) -> StreamingResult | NonStreamingResult:
-        """`process()` for a request already parsed (the app validates it first, for 400s)."""
-        if is_streaming_req(request):
-            return StreamingResult(self._process_streaming(request, context))
-        return NonStreamingResult(await self._process_non_streaming(request, context))
 
     # -- replies ---------------------------------------------------------------
 
@@ -139,8 +128,6 @@ class BookChatServer(ChatKitServer[RequestContext]):
         events = remap_item_ids(
             events, lambda kind: self.store.generate_item_id(kind, thread, context)
         )
-        if thread.title is None and input_user_message is not None:
-            context.title = title_from(input_user_message)
         last_item: ThreadItem | None = None
         before_last: ThreadItem | None = None
         try:
@@ -152,9 +139,9 @@ class BookChatServer(ChatKitServer[RequestContext]):
             result.cancel()  # the run's background task must not outlive the stream
             raise
         self._remember_response(thread, result.last_response_id, last_item, before_last)
-        if thread.title is None and context.title:
+        if thread.title is None and input_user_message is not None:
             # Set last so the save rides on the end of the stream, not before the reply.
-            thread.title = context.title
+            thread.title = title_from(input_user_message)
 
     async def _model_input(
         self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
@@ -177,21 +164,18 @@ class BookChatServer(ChatKitServer[RequestContext]):
                 return await converter.to_agent_input(page.data), previous
         items, complete = await self._history(thread, message, context)
         # The SDK looks at the newest two items next: let it reuse what was just read.
-        self.chat_store.prime(context, thread.id, items[::-1], complete)
+        context.session.remember(thread.id, items[::-1], complete)
         return await BookThreadItemConverter().to_agent_input(items), None
 
     async def _history(
         self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
     ) -> tuple[list[ThreadItem], bool]:
         limits = self.settings.history_max_items, self.settings.history_max_tokens
-        if message is not None and context.new_thread:
-            return [message], True
-        prefetch, context.history_prefetch = context.history_prefetch, None
-        if message is not None and prefetch is not None:
-            try:
-                page = await prefetch
-            except Exception:  # read again below, with the errors that brings
-                page = None
+        submission = context.submission
+        if message is not None and submission is not None:
+            if submission.new_thread:
+                return [message], True
+            page = await submission.history()
             if page is not None:
                 # Read while the SDK saved `message`: it may or may not be on the page.
                 newest = [message, *(item for item in page.data if item.id != message.id)]
@@ -245,13 +229,20 @@ class BookChatServer(ChatKitServer[RequestContext]):
                 ),
                 context=context,
             )
-            thread.title = thread.title or context.title
+            thread.title = thread.title or await self._first_title(thread, context)
             # The stored response does not contain the partial reply: start a new chain.
             thread.metadata.pop(PREVIOUS_RESPONSE_ID, None)
             thread.metadata.pop(RESPONSE_CURSOR, None)
             await self.store.save_thread(thread, context=context)
 
         await finish_shielded(persist(), self.settings.cancel_persist_timeout_s)
+
+    async def _first_title(self, thread: ThreadMetadata, context: RequestContext) -> str | None:
+        """A title for an untitled thread: from its first message, as its first reply
+        would have given it at its end."""
+        first = await self.store.load_thread_items(thread.id, None, 1, "asc", context)
+        message = next(iter(first.data), None)
+        return title_from(message) if isinstance(message, UserMessageItem) else None
 
     # -- widget actions ----------------------------------------------------------
 

@@ -4,24 +4,29 @@ It behaves like the ChatKit SDK's own stores (its store test suite): same method
 signatures and keywords, `NotFoundError` for missing threads, items and attachments,
 an empty page for the items of a thread the user does not have, pages with
 `has_more`/`after`, and the SDK's default id prefixes. The user id comes from the request context,
-a mapping or an object with a `user_id` attribute. A store that cannot answer raises
-`shared.http.UpstreamUnavailable`; one that refuses a call, `UpstreamRefused`.
+a mapping or an object with a `user_id` attribute. A store that cannot answer (or
+answers what is not the contract) raises `shared.http.UpstreamUnavailable`; one that
+refuses a call, `UpstreamRefused`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
-from shared.http import Answer, ServiceHttp
+from shared.http import Answer, ServiceHttp, UpstreamUnavailable
 
+T = TypeVar("T")
+_thread: TypeAdapter[ThreadBody] = TypeAdapter(ThreadBody)
+_item: TypeAdapter[ItemBody] = TypeAdapter(ItemBody)
+_attachment: TypeAdapter[AttachmentBody] = TypeAdapter(AttachmentBody)
 _thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
 _item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
 
@@ -70,7 +75,7 @@ class HttpStore(Store[Any]):
 
     async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
         response = await self._call("GET", f"/v1/threads/{_seg(thread_id)}", context)
-        return ThreadBody.model_validate_json(response.content).thread
+        return _read(_thread, response).thread
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         if isinstance(thread, Thread):
@@ -83,7 +88,7 @@ class HttpStore(Store[Any]):
     ) -> Page[ThreadMetadata]:
         params = _page_params(limit, after, order)
         response = await self._call("GET", "/v1/threads", context, params=params)
-        return _thread_page.validate_json(response.content)
+        return _read(_thread_page, response)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
         await self._call("DELETE", f"/v1/threads/{_seg(thread_id)}", context)
@@ -102,7 +107,7 @@ class HttpStore(Store[Any]):
             if after is not None:
                 raise  # an unknown cursor is an error in the SDK's stores too
             return Page(data=[], has_more=False)  # no such thread of this user: no items
-        return _item_page.validate_json(response.content)
+        return _read(_item_page, response)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         body = ItemBody(item=item).model_dump_json().encode()
@@ -118,7 +123,7 @@ class HttpStore(Store[Any]):
         response = await self._call(
             "GET", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item_id)}", context
         )
-        return ItemBody.model_validate_json(response.content).item
+        return _read(_item, response).item
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         await self._call("DELETE", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item_id)}", context)
@@ -131,10 +136,17 @@ class HttpStore(Store[Any]):
 
     async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
         response = await self._call("GET", f"/v1/attachments/{_seg(attachment_id)}", context)
-        return AttachmentBody.model_validate_json(response.content).attachment
+        return _read(_attachment, response).attachment
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         await self._call("DELETE", f"/v1/attachments/{_seg(attachment_id)}", context)
+
+
+def _read(adapter: TypeAdapter[T], answer: Answer) -> T:
+    try:
+        return adapter.validate_json(answer.content)
+    except ValidationError as exc:
+        raise UpstreamUnavailable("store", f"store service sent a malformed answer: {exc}") from exc
 
 
 def _page_params(limit: int, after: str | None, order: str) -> dict[str, Any]:

@@ -7,9 +7,11 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
 from chatkit.server import ChatKitServer
 from chatkit.types import AssistantMessageContentPartTextDelta as TextDelta
 
+from services.chat.server import BookChatServer
 from tests.integration.chat.conftest import EVENTS, chat_service, stored_items, user_input
 from tests.support.waiting import finished_requests, until_finished
 
@@ -98,14 +100,14 @@ async def test_disconnect_mid_answer_stores_the_partial_message(
 
 
 async def test_sdk_default_cancel_handler_loses_the_partial_message(
-    store_url: str, retrieval_url: str, database_url: str
+    store_url: str, retrieval_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The measurement behind the shielded handler: with the SDK's own
     `handle_stream_cancelled`, the store calls made after a disconnect are cancelled too
     (a request already on the wire may still land; the next one never leaves)."""
-    with chat_service(store_url, retrieval_url, offline_token_delay_ms=40) as (url, app):
-        server = app.state.server
-        server.handle_stream_cancelled = ChatKitServer.handle_stream_cancelled.__get__(server)
+    sdk_default = ChatKitServer.handle_stream_cancelled
+    monkeypatch.setattr(BookChatServer, "handle_stream_cancelled", sdk_default)
+    with chat_service(store_url, retrieval_url, offline_token_delay_ms=40) as (url, _):
         for _ in range(3):
             user = f"reader_{uuid.uuid4().hex[:10]}"
             thread_id, _ = await _cancelled_run(url, user)

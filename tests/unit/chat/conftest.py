@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from chatkit.types import ThreadStreamEvent
 from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.chat.app import create_app
 from services.chat.memory_store import MemoryStore
@@ -165,12 +166,22 @@ def make_chat() -> MakeChat:
         store = store or MemoryStore()
         search = search or FakeSearch()
         app = create_app(config, store=store, search=search, model=model)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
+        async with app.router.lifespan_context(app) as state:
+            transport = httpx.ASGITransport(app=with_state(app, state))
             async with httpx.AsyncClient(transport=transport, base_url="http://chat") as client:
                 yield Chat(client, store, search)
 
     return factory
+
+
+def with_state(app: ASGIApp, state: Mapping[str, Any] | None) -> ASGIApp:
+    """`app` given the lifespan's state in every request, as a server does (httpx's
+    `ASGITransport` runs no lifespan)."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "state": dict(state or {})}, receive, send)
+
+    return call
 
 
 def scripted(model: Any, *, chains: bool = False) -> ModelChoice:

@@ -1,4 +1,5 @@
-"""`ChatStore`: keyed ids, the written-behind sources card, and the newest-items cache."""
+"""`ChatStore`: a keyed submission's ids, the written-behind sources card, and the
+newest-items cache."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from chatkit.types import (
 from services.chat.chat_store import ChatStore
 from services.chat.context import RequestContext
 from services.chat.memory_store import MemoryStore
+from services.chat.submission import Submission, keyed_ids
 from services.chat.widgets import sources_card
 from tests.unit.chat.conftest import BOOK_HITS
 
@@ -96,7 +98,7 @@ async def test_failed_card_write_fails_the_next_store_call(setup: Any) -> None:
 
 async def test_newest_items_are_reused_until_a_write(setup: Any) -> None:
     inner, store, ctx = setup
-    store.prime(ctx, "thr", [answer(2), answer(1)], complete=True)
+    ctx.session.remember("thr", [answer(2), answer(1)], complete=True)
     page = await store.load_thread_items("thr", None, 2, "desc", ctx)
     assert [i.id for i in page.data] == ["a2", "a1"] and page.has_more is False
     assert inner.reads == 0
@@ -105,11 +107,13 @@ async def test_newest_items_are_reused_until_a_write(setup: Any) -> None:
     assert inner.reads == 1
 
 
-async def test_keyed_ids_are_handed_out_once(setup: Any) -> None:
-    _, store, ctx = setup
-    ctx.thread_id_override, ctx.message_id_override = "thr_k1", "msg_k1"
-    thread = ThreadMetadata(id="thr_k1", created_at=NOW)
-    assert store.generate_thread_id(ctx) == "thr_k1"
-    assert store.generate_item_id("message", thread, ctx) == "msg_k1"
-    assert store.generate_thread_id(ctx) != "thr_k1"
-    assert store.generate_item_id("message", thread, ctx) != "msg_k1"
+async def test_a_keyed_submission_gets_its_ids_once(setup: Any) -> None:
+    _, store, _ = setup
+    keyed = keyed_ids("u", "key-1", None)
+    ctx = RequestContext(user_id="u", submission=Submission(None, [], keyed))
+    thread = ThreadMetadata(id=keyed.thread_id, created_at=NOW)
+    assert store.generate_thread_id(ctx) == keyed.thread_id
+    assert store.generate_item_id("message", thread, ctx) == keyed.message_id
+    # the assistant's messages, and anything after, get fresh ids
+    assert store.generate_thread_id(ctx) != keyed.thread_id
+    assert store.generate_item_id("message", thread, ctx) != keyed.message_id

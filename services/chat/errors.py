@@ -1,0 +1,30 @@
+"""What the chat service can fail with; `app.py` maps each to its HTTP status.
+
+Besides these, a missing thread, item or attachment is the SDK's
+`chatkit.store.NotFoundError`, and a failed call to the store or retrieval service is a
+`shared.http.UpstreamError`: the app's error table maps those too.
+"""
+
+from __future__ import annotations
+
+from shared.errors import DomainError
+
+
+class ChatError(DomainError):
+    """Base of the chat service's errors: the request cannot be served as asked."""
+
+
+class Refused(ChatError):
+    """The ChatKit SDK refused the request for the state of the thread: a client tool
+    output with no pending call, a retry after an item that is not a user message, ..."""
+
+
+class NotSupported(ChatError):
+    """A ChatKit request this service does not implement (`input.transcribe`,
+    `threads.sync_custom_action`)."""
+
+    code = "not_supported"
+
+
+class AttachmentsUnavailable(ChatError):
+    """An upload was asked for on a call that did not come through the gateway."""

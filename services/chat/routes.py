@@ -1,0 +1,210 @@
+"""`POST /chatkit`: a ChatKit request in, JSON or an SSE stream out.
+
+The handler parses the request (a 400 names the field), builds its `RequestContext`,
+and hands a submitted message to its `Submission` (`submission.py`), any other request
+to the SDK (`sdk.py`), which runs `BookChatServer` (`server.py`). Errors are raised and
+the app's error table (`app.py`) answers them; once a stream has started, a failure
+ends it with a ChatKit `error` event instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
+from typing import TypedDict
+
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    ChatKitReq,
+    ErrorEvent,
+    InputTranscribeReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    is_streaming_req,
+)
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from services.chat import sdk
+from services.chat.context import RequestContext
+from services.chat.errors import ChatError
+from services.chat.server import BookChatServer
+from services.chat.submission import Submission
+from shared.api import ApiRoute, refuse_nul
+from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER, ReaderContext
+from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.contracts.gateway import GATEWAY_URL_HEADER
+from shared.errors import ApiError, validation_details
+from shared.http import UpstreamRefused
+from shared.logs import current_request_id
+
+logger = logging.getLogger(__name__)
+
+_chatkit_req: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+MAX_IDEMPOTENCY_KEY = 255
+REQUEST_ERRORS = (NotFoundError, ChatError)
+"""Errors of the request itself: raised before a stream starts, they are its answer."""
+
+
+class ChatState(TypedDict):
+    """What the app's lifespan hands to the handler (`request.state`)."""
+
+    server: BookChatServer
+
+
+async def chatkit(request: Request[ChatState]) -> Response:
+    server = request.state["server"]
+    parsed = _parse(await request.body())
+    key = _idempotency_key(request)
+    context = RequestContext(
+        user_id=_user_id(request),
+        request_id=current_request_id(),
+        reader=_reader(parsed),
+        gateway_url=request.headers.get(GATEWAY_URL_HEADER) or None,
+    )
+    if not is_streaming_req(parsed):
+        _check_audio(parsed)
+        answer = await sdk.answer(server, parsed, context)
+        return Response(answer, media_type="application/json")
+    if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        message = parsed.params.input
+        if context.selected_text and message.quoted_text is None:
+            message.quoted_text = context.selected_text  # the reader's selection, quoted
+        submission = Submission.of(parsed, context.user_id, key)
+        context = replace(context, submission=submission)
+        return await _event_stream(submission.stream(server, parsed, context))
+    return await _event_stream(sdk.stream(server, parsed, context))
+
+
+routes = [
+    ApiRoute(
+        CHATKIT_PATH,
+        chatkit,
+        method="POST",
+        summary="Any ChatKit request: JSON for reads and updates, SSE for replies",
+        body=_chatkit_req,
+        streams=True,
+        errors=(400, 404, 413, 502, 503, 504),
+        headers=(USER_ID_HEADER,),
+    )
+]
+
+
+# -- the stream ------------------------------------------------------------------------
+
+
+async def _event_stream(frames: AsyncGenerator[bytes, None]) -> Response:
+    """The stream of `frames`; an error of the request itself raised before the first
+    frame is the answer instead (its 4xx from the error table)."""
+    try:
+        first = await anext(frames, b"")
+    except REQUEST_ERRORS:
+        raise
+    except Exception as exc:
+        logger.warning("stream failed before it started: %r", exc)
+        return EventStream(_error_frame(exc))
+    return EventStream(first, frames)
+
+
+class EventStream(StreamingResponse):
+    """A ChatKit SSE answer: `first`, then the frames of `rest`. A failure within `rest`
+    ends the stream with an `error` event rather than a cut connection. `rest` is closed
+    however the response ends, also when the client left before it began."""
+
+    def __init__(self, first: bytes, rest: AsyncGenerator[bytes, None] | None = None) -> None:
+        self._rest = rest
+        super().__init__(self._frames(first), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    async def _frames(self, first: bytes) -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        if self._rest is None:
+            return
+        try:
+            async for frame in self._rest:
+                yield frame
+        except Exception as exc:
+            logger.warning("stream failed: %r", exc)
+            yield _error_frame(exc)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._rest is not None:
+                await self._rest.aclose()
+
+
+def _error_frame(exc: Exception) -> bytes:
+    # A refusal would be refused again: retrying helps only with failures.
+    retry = not isinstance(exc, (*REQUEST_ERRORS, UpstreamRefused))
+    event = ErrorEvent(code="stream.error", allow_retry=retry)
+    return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+
+def _parse(body: bytes) -> ChatKitReq:
+    if not body:
+        raise ApiError(400, "Request body is empty; a ChatKit request is required.")
+    refuse_nul(body)
+    try:
+        return _chatkit_req.validate_json(body)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise ApiError(400, "Request body is not valid JSON.") from None
+        raise ApiError(
+            400,
+            "Not a valid ChatKit request: " + _first_problem(exc),
+            details=validation_details(exc),
+        ) from None
+
+
+def _reader(request: ChatKitReq) -> ReaderContext:
+    try:
+        return ReaderContext.model_validate(request.metadata)
+    except ValidationError as exc:
+        raise ApiError(
+            400,
+            "metadata does not hold a valid reader context: "
+            + _first_problem(exc, prefix=("metadata",)),
+            details=validation_details(exc),
+        ) from None
+
+
+def _first_problem(exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    loc = ".".join(str(part) for part in (*prefix, *err["loc"]))
+    return f"{loc}: {err['msg']}" if loc else err["msg"]
+
+
+def _user_id(request: Request[ChatState]) -> str:
+    user_id = request.headers.get(USER_ID_HEADER, "")
+    if not user_id:
+        raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
+    if len(user_id) > MAX_ID_LENGTH:
+        raise ApiError(400, f"X-User-ID is longer than {MAX_ID_LENGTH} characters.")
+    return user_id
+
+
+def _idempotency_key(request: Request[ChatState]) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER) or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ApiError(400, f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters.")
+    return key
+
+
+def _check_audio(request: ChatKitReq) -> None:
+    """400 for audio the SDK could not decode (it decodes `input.transcribe` audio unchecked:
+    a bad string would be a 500)."""
+    if isinstance(request, InputTranscribeReq):
+        try:
+            base64.b64decode(request.params.audio_base64)  # as the SDK does
+        except ValueError:  # binascii.Error, or non-ASCII text
+            raise ApiError(400, "params.audio_base64 is not valid base64.") from None
