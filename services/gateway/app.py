@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
+from services.gateway import errors
 from services.gateway.attachments import Uploads
 from services.gateway.auth import Authenticator, DevCookieMiddleware, cookie_signer
 from services.gateway.book import Book
@@ -16,8 +17,8 @@ from services.gateway.ratelimit import Limiter
 from services.gateway.rewrite import Limits
 from services.gateway.routes import routes
 from services.gateway.settings import GatewaySettings
-from services.gateway.state import Gateway
-from services.gateway.store_client import AttachmentMissing, AttachmentTooLarge, StoreClient
+from services.gateway.state import Gateway, GatewayState
+from services.gateway.store_client import StoreClient
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
 from shared.errors import ErrorTable
 from shared.http import UPSTREAM_ERRORS, ServiceHttp
@@ -27,8 +28,15 @@ from shared.settings import load_settings
 
 ERRORS: ErrorTable = {
     **UPSTREAM_ERRORS,
-    AttachmentMissing: 404,
-    AttachmentTooLarge: 413,
+    errors.MalformedRequest: 400,
+    errors.NotAuthenticated: 401,
+    errors.OriginRefused: 403,
+    errors.NotFound: 404,
+    errors.AlreadyUploaded: 409,
+    errors.TooLarge: 413,
+    errors.UnsupportedMedia: 415,
+    errors.ContractMismatch: 422,
+    errors.RateLimited: 429,
 }
 """The gateway's domain errors and their HTTP statuses."""
 
@@ -37,8 +45,12 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     """Build the gateway; upstream clients and Redis open in the lifespan."""
     settings = settings or load_settings(GatewaySettings)
 
+    # Readiness checks get no request, so they reach the chat upstream through this (the
+    # lifespan fills it in); handlers get the gateway as lifespan state.
+    opened: dict[str, Gateway] = {}
+
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[GatewayState]:
         chat = ChatUpstream(
             settings.chat_url,
             token=settings.token,
@@ -60,7 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             attachment_max_bytes=settings.attachment_max_bytes,
             attachment_mime_types=frozenset(m.lower() for m in settings.attachment_mime_types),
         )
-        app.state.gateway = Gateway(
+        gateway = Gateway(
             settings=settings,
             chat=chat,
             store=store,
@@ -71,13 +83,15 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             limits=limits,
             clock=StreamClock(StreamTiming(settings.heartbeat_s, settings.send_timeout_s)),
         )
+        opened["gateway"] = gateway
         try:
-            yield
+            yield GatewayState(gateway=gateway)
         finally:
-            await app.state.gateway.close()
+            opened.clear()
+            await gateway.close()
 
     async def chat_reachable() -> None:
-        await app.state.gateway.chat.healthy()
+        await opened["gateway"].chat.healthy()
 
     app = build_app(
         "gateway",

@@ -20,9 +20,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway.errors import (
+    AlreadyUploaded,
+    MalformedRequest,
+    NotFound,
+    TooLarge,
+    UnsupportedMedia,
+)
 from services.gateway.rewrite import Limits, check_attachment
 from services.gateway.store_client import StoreClient
-from shared.errors import ApiError
 
 _MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -78,9 +84,9 @@ class Uploads:
             async with request.form(max_files=1, max_fields=8) as form:
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
-                    raise ApiError(400, "The multipart body has no `file` field.")
+                    raise MalformedRequest("The multipart body has no `file` field.")
                 if upload.size is not None and upload.size > limit:
-                    raise ApiError(413, f"Attachments are limited to {limit} bytes.")
+                    raise TooLarge(f"Attachments are limited to {limit} bytes.")
                 data = await upload.read(limit + 1)
                 declared = upload.content_type
                 name = upload.filename
@@ -89,19 +95,19 @@ class Uploads:
             async for chunk in request.stream():
                 total += len(chunk)
                 if total > limit:
-                    raise ApiError(413, f"Attachments are limited to {limit} bytes.")
+                    raise TooLarge(f"Attachments are limited to {limit} bytes.")
                 chunks.append(chunk)
             data, declared, name = b"".join(chunks), content_type or None, None
         if len(data) > limit:
-            raise ApiError(413, f"Attachments are limited to {limit} bytes.")
+            raise TooLarge(f"Attachments are limited to {limit} bytes.")
         if not data:
-            raise ApiError(400, "The upload is empty.")
+            raise MalformedRequest("The upload is empty.")
         return data, declared, name
 
     def _check(self, mime_type: str, data: bytes) -> None:
         check_attachment(mime_type, len(data), self.limits)
         if not looks_like(_base(mime_type), data):
-            raise ApiError(415, f"The uploaded bytes are not a valid {_base(mime_type)} file.")
+            raise UnsupportedMedia(f"The uploaded bytes are not a valid {_base(mime_type)} file.")
 
     async def direct(self, request: Request, user_id: str) -> Response:
         """Direct strategy: metadata and bytes in one multipart request."""
@@ -134,9 +140,9 @@ class Uploads:
         """Second phase: the bytes of an attachment the chat service created."""
         attachment = await self.store.load_attachment(user_id, attachment_id)
         if attachment is None:
-            raise ApiError(404, "No such attachment.")
+            raise NotFound("No such attachment.")
         if attachment.upload_descriptor is None:
-            raise ApiError(409, "This attachment has already been uploaded.")
+            raise AlreadyUploaded("This attachment has already been uploaded.")
         data, _declared, _name = await self._read_upload(request)
         self._check(attachment.mime_type, data)
         await self.store.put_content(user_id, attachment_id, data, _base(attachment.mime_type))
@@ -148,7 +154,7 @@ class Uploads:
         """The bytes, to their owner only, never interpreted by the browser as a page."""
         found = await self.store.get_content(user_id, attachment_id)
         if found is None:
-            raise ApiError(404, "No such attachment.")
+            raise NotFound("No such attachment.")
         data, content_type = found
         disposition = "inline" if content_type.startswith("image/") else "attachment"
         return Response(

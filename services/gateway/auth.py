@@ -15,20 +15,15 @@ from typing import Any
 import jwt
 from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.gateway.errors import NotAuthenticated
 from services.gateway.settings import GatewaySettings
 from shared.contracts.common import MAX_ID_LENGTH
 from shared.middleware import PUBLIC_PATHS
 
 logger = logging.getLogger(__name__)
-
-
-def unauthorized(message: str) -> HTTPException:
-    """401 in the error envelope, with the `WWW-Authenticate` challenge."""
-    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 class CookieSigner(TimestampSigner):
@@ -131,11 +126,11 @@ class JwtVerifier:
             )
         except jwt.PyJWKClientError as exc:
             logger.warning("JWKS lookup failed: %s", exc)
-            raise unauthorized("The bearer token's signing key is unknown.") from None
+            raise NotAuthenticated("The bearer token's signing key is unknown.") from None
         except jwt.ExpiredSignatureError:
-            raise unauthorized("The bearer token has expired.") from None
+            raise NotAuthenticated("The bearer token has expired.") from None
         except jwt.InvalidTokenError as exc:
-            raise unauthorized(f"The bearer token is invalid: {exc}.") from None
+            raise NotAuthenticated(f"The bearer token is invalid: {exc}.") from None
         subject = claims.get("sub")
         # The subject travels to the other services in a header: printable ASCII only.
         if (
@@ -144,7 +139,7 @@ class JwtVerifier:
             or len(subject) > MAX_ID_LENGTH
             or not (subject.isascii() and subject.isprintable())
         ):
-            raise unauthorized("The bearer token has no usable subject (printable ASCII).")
+            raise NotAuthenticated("The bearer token has no usable subject (printable ASCII).")
         return subject
 
 
@@ -160,11 +155,11 @@ class Authenticator:
         if self.jwt is None:
             user_id = conn.scope.get("state", {}).get("user_id")
             if not user_id:
-                raise unauthorized("No user cookie; load the page first.")
+                raise NotAuthenticated("No user cookie; load the page first.")
             return str(user_id)
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("A bearer token is required (Authorization: Bearer ...).")
+            raise NotAuthenticated("A bearer token is required (Authorization: Bearer ...).")
         return await self.jwt.user_id(token.strip())
 
 

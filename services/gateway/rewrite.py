@@ -27,10 +27,11 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import Headers
 
+from services.gateway.errors import ContractMismatch, MalformedRequest, TooLarge, UnsupportedMedia
 from shared.contracts.chat import MAX_SELECTED_TEXT, ReaderContext
 from shared.contracts.common import PageContext
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER, SimplePayload
-from shared.errors import ApiError, validation_details
+from shared.errors import validation_details
 
 CHATKIT_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 KNOWN_TYPES = sorted(
@@ -98,17 +99,16 @@ def parse_native(raw: bytes, headers: Headers, limits: Limits) -> Forward:
     except ValidationError as exc:
         kinds = {err["type"] for err in exc.errors()}
         if "json_invalid" in kinds:
-            raise ApiError(400, "Request body is not valid JSON.") from None
+            raise MalformedRequest("Request body is not valid JSON.") from None
         at_root = any(not err["loc"] for err in exc.errors())
         if at_root or kinds & {"union_tag_invalid", "union_tag_not_found"}:
-            raise ApiError(
-                400,
+            raise MalformedRequest(
                 "Unknown or missing ChatKit request type.",
                 code="unknown_request_type",
                 details=[{"known_types": KNOWN_TYPES}],
             ) from None
-        raise ApiError(
-            422, "The ChatKit request does not match the protocol.", details=validation_details(exc)
+        raise ContractMismatch(
+            "The ChatKit request does not match the protocol.", details=validation_details(exc)
         ) from None
     forward = Forward(request, streaming=is_streaming_req(request))
     params = getattr(request, "params", None)
@@ -134,13 +134,12 @@ def check_attachment(mime_type: str, size: int | None, limits: Limits) -> None:
     """415 for a MIME type outside the allow-list, 413 above the size limit."""
     base = mime_type.split(";", 1)[0].strip().lower()
     if base not in limits.attachment_mime_types:
-        raise ApiError(
-            415,
+        raise UnsupportedMedia(
             f"Attachments of type {base or '(none)'!r} are not accepted.",
             details=[{"accepted": sorted(limits.attachment_mime_types)}],
         )
     if size is not None and size > limits.attachment_max_bytes:
-        raise ApiError(413, f"Attachments are limited to {limits.attachment_max_bytes} bytes.")
+        raise TooLarge(f"Attachments are limited to {limits.attachment_max_bytes} bytes.")
 
 
 def _merge_reader_context(request: Any, headers: Headers) -> None:
@@ -150,7 +149,7 @@ def _merge_reader_context(request: Any, headers: Headers) -> None:
         try:
             metadata["page_context"] = json.loads(unquote(headers[PAGE_CONTEXT_HEADER]))
         except ValueError:
-            raise ApiError(400, f"{PAGE_CONTEXT_HEADER} is not percent-encoded JSON.") from None
+            raise MalformedRequest(f"{PAGE_CONTEXT_HEADER} is not percent-encoded JSON.") from None
     if "selected_text" not in metadata and SELECTED_TEXT_HEADER in headers:
         metadata["selected_text"] = unquote(headers[SELECTED_TEXT_HEADER])
     if isinstance(metadata.get("selected_text"), str):
@@ -162,8 +161,7 @@ def _merge_reader_context(request: Any, headers: Headers) -> None:
                 {k: metadata[k] for k in ("page_context", "selected_text") if k in metadata}
             )
         except ValidationError as exc:
-            raise ApiError(
-                422,
+            raise ContractMismatch(
                 "The reader context does not match the contract.",
                 details=validation_details(exc),
             ) from None
@@ -174,9 +172,9 @@ def _merge_reader_context(request: Any, headers: Headers) -> None:
 
 def _check_text(text: str, limits: Limits) -> None:
     if len(text) > limits.max_query_chars:
-        raise ApiError(413, f"The question is longer than {limits.max_query_chars} characters.")
+        raise TooLarge(f"The question is longer than {limits.max_query_chars} characters.")
 
 
 def _check_selected(text: str | None) -> None:
     if text is not None and len(text) > MAX_SELECTED_TEXT:
-        raise ApiError(413, f"The selected text is longer than {MAX_SELECTED_TEXT} characters.")
+        raise TooLarge(f"The selected text is longer than {MAX_SELECTED_TEXT} characters.")

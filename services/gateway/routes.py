@@ -24,7 +24,7 @@ API_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 
 
 def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.state.gateway  # the lifespan's `GatewayState`
     return gateway
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 from urllib.parse import urlsplit
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from services.gateway.attachments import Uploads
 from services.gateway.auth import Authenticator
 from services.gateway.book import Book
+from services.gateway.errors import MalformedRequest, NotFound, OriginRefused, RateLimited
 from services.gateway.proxy import ChatUpstream, StreamClock, UpstreamCall
 from services.gateway.ratelimit import Limiter
 from services.gateway.rewrite import Forward, Limits
@@ -19,7 +20,6 @@ from services.gateway.store_client import StoreClient
 from shared.contracts.chat import IDEMPOTENCY_KEY_HEADER
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
-from shared.errors import ApiError
 
 
 @dataclass
@@ -43,10 +43,8 @@ class Gateway:
         ip = request.client.host if request.client else "unknown"
         decision = await self.limiter.check_request(user_id, ip)
         if not decision.allowed:
-            raise HTTPException(
-                429,
-                "Too many requests; slow down.",
-                headers={"Retry-After": str(max(1, round(decision.retry_after_s + 0.5)))},
+            raise RateLimited(
+                "Too many requests; slow down.", retry_after_s=round(decision.retry_after_s + 0.5)
             )
         return user_id
 
@@ -59,7 +57,7 @@ class Gateway:
             return
         if urlsplit(origin).netloc and urlsplit(origin).netloc == request.headers.get("host"):
             return
-        raise ApiError(403, f"Origin {origin!r} is not allowed to call this API.")
+        raise OriginRefused(f"Origin {origin!r} is not allowed to call this API.")
 
     async def forward(self, request: Request, user_id: str, forward: Forward) -> UpstreamCall:
         """Check ownership, take a stream slot, and relay the request to the chat service."""
@@ -67,12 +65,12 @@ class Gateway:
             if len(thread_id) > MAX_ID_LENGTH or not await self.store.thread_exists(
                 user_id, thread_id
             ):
-                raise ApiError(404, f"Thread {thread_id!r} not found.")
+                raise NotFound(f"Thread {thread_id!r} not found.")
         for attachment_id in forward.attachment_ids:
             if len(attachment_id) > MAX_ID_LENGTH or (
                 await self.store.load_attachment(user_id, attachment_id) is None
             ):
-                raise ApiError(404, f"Attachment {attachment_id!r} not found.")
+                raise NotFound(f"Attachment {attachment_id!r} not found.")
         headers = {
             USER_ID_HEADER: user_id,
             "content-type": "application/json",
@@ -81,18 +79,17 @@ class Gateway:
         key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
         if key:
             if len(key) > MAX_ID_LENGTH:
-                raise ApiError(400, f"{IDEMPOTENCY_KEY_HEADER} is too long.")
+                raise MalformedRequest(f"{IDEMPOTENCY_KEY_HEADER} is too long.")
             headers[IDEMPOTENCY_KEY_HEADER] = key
         body = forward.body()
         if not forward.streaming:
             return UpstreamCall(self.chat, body, headers, self.clock)
         slot = await self.limiter.acquire_stream(user_id)
         if slot is None:
-            raise HTTPException(
-                429,
+            raise RateLimited(
                 f"At most {self.settings.max_streams_per_user} answers may stream at once; "
                 "stop one or wait for it to finish.",
-                headers={"Retry-After": "1"},
+                retry_after_s=1,
             )
         return UpstreamCall(
             self.chat,
@@ -108,3 +105,9 @@ class Gateway:
         await self.chat.close()
         await self.store.client.aclose()
         await self.limiter.close()
+
+
+class GatewayState(TypedDict):
+    """What the lifespan hands the handlers (`request.state["gateway"]`)."""
+
+    gateway: Gateway

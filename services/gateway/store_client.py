@@ -12,23 +12,15 @@ from urllib.parse import quote
 
 from chatkit.types import Attachment
 
+from services.gateway.errors import NotFound, TooLarge
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import AttachmentBody
-from shared.errors import DomainError
 from shared.http import Answer, ServiceHttp
 
 logger = logging.getLogger(__name__)
 
 NOT_YOURS = (400, 404, 422)
 """What the store answers for an id the user does not own, does not exist, or is malformed."""
-
-
-class AttachmentMissing(DomainError):
-    """No such attachment for this user."""
-
-
-class AttachmentTooLarge(DomainError):
-    """The attachment is larger than the store accepts."""
 
 
 def _seg(value: str) -> str:
@@ -100,9 +92,9 @@ class StoreClient:
             expect=(404, 413),
         )
         if response.status == 404:
-            raise AttachmentMissing("No such attachment.")
+            raise NotFound("No such attachment.")
         if response.status == 413:
-            raise AttachmentTooLarge("The attachment is larger than the store accepts.")
+            raise TooLarge("The attachment is larger than the store accepts.")
 
     async def get_content(self, user_id: str, attachment_id: str) -> tuple[bytes, str] | None:
         """The attachment's bytes and content type, or None when not the user's."""
