@@ -22,6 +22,10 @@ from shared.contracts.retrieval import SearchHit, SearchRequest, SearchResponse,
 
 EVENTS: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
 USER = "reader-1"
+READER = {
+    "page_context": {"current_chapter": 1, "current_lesson": "welcome", "current_page": "ch1/p1"}
+}
+"""A ChatKit request's `metadata`: the reader is on the first page of chapter 1."""
 
 
 def hit(n: int, text: str, *, chapter: int = 1, title: str | None = None) -> SearchHit:
@@ -191,3 +195,8 @@ def scripted(model: Any, *, chains: bool = False) -> ModelChoice:
 
 def tool_output(text: str) -> dict[str, Any]:
     return json.loads(text)
+
+
+async def async_iter(items: list[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
