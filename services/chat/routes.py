@@ -59,10 +59,10 @@ class ChatState(TypedDict):
 
 async def chatkit(request: Request[ChatState]) -> Response:
     server = request.state["server"]
+    user_id, key = _user_id(request), _idempotency_key(request)
     parsed = _parse(await request.body())
-    key = _idempotency_key(request)
     context = RequestContext(
-        user_id=_user_id(request),
+        user_id=user_id,
         request_id=current_request_id(),
         reader=_reader(parsed),
         gateway_url=request.headers.get(GATEWAY_URL_HEADER) or None,
@@ -75,7 +75,7 @@ async def chatkit(request: Request[ChatState]) -> Response:
         message = parsed.params.input
         if context.selected_text and message.quoted_text is None:
             message.quoted_text = context.selected_text  # the reader's selection, quoted
-        submission = Submission.of(parsed, context.user_id, key)
+        submission = Submission.of(parsed, user_id, key)
         context = replace(context, submission=submission)
         return await _event_stream(submission.stream(server, parsed, context))
     return await _event_stream(sdk.stream(server, parsed, context))
