@@ -44,6 +44,10 @@ def user_id_of(context: Any) -> str:
 
 
 def _seg(value: str) -> str:
+    """`value` as one path segment. No record has an id that cannot be one ("", "." and
+    "..": the URL would name another route), so such an id is not found."""
+    if value in ("", ".", ".."):
+        raise NotFoundError(f"No record has the id {value!r}.")
     return quote(value, safe="")
 
 

@@ -237,6 +237,23 @@ class StoreContract:
         page = await store.load_thread_items("thr_missing", None, 10, "asc", context=new_user())
         assert page.data == [] and page.has_more is False
 
+    @pytest.mark.parametrize("odd", ["", ".", ".."])
+    async def test_ids_that_are_no_path_segment_name_nothing(
+        self, store: Store[Any], odd: str
+    ) -> None:
+        """Found by the fuzzer: `/v1/threads/` + "" is another route of the store service."""
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_thread(odd, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread.id, odd, context=ctx)
+        with pytest.raises(NotFoundError):
+            await store.load_attachment(odd, context=ctx)
+        assert (await store.load_thread_items(odd, None, 10, "asc", context=ctx)).data == []
+        assert await store.load_thread(thread.id, context=ctx) == thread
+
     async def test_an_unknown_cursor_is_not_found(self, store: Store[Any]) -> None:
         ctx = new_user()
         thread = thread_meta()
