@@ -115,6 +115,7 @@ def _rows(platform_side: Side, monolith: Side) -> list[Row]:
                 ours.answers_per_s,
                 "answers/s",
                 base.answers_per_s,
+                min_ratio=0.9 if concurrency >= 32 else None,
             )
         )
     for name in SERVICES:
