@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -78,6 +79,18 @@ class UpstreamRefused(UpstreamError):
     def __init__(self, service: str, status: int, message: str) -> None:
         super().__init__(service, f"{service} service answered {status}: {message}")
         self.status = status
+
+
+class NotASegment(ValueError):
+    """An id that cannot be one path segment ("", "." or "..": the URL would name another
+    route). No record has such an id."""
+
+
+def segment(value: str) -> str:
+    """`value` quoted as one URL path segment; `NotASegment` if it cannot be one."""
+    if value in ("", ".", ".."):
+        raise NotASegment(f"No record has the id {value!r}.")
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
@@ -21,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
-from shared.http import Answer, ServiceHttp, UpstreamUnavailable
+from shared.http import Answer, NotASegment, ServiceHttp, UpstreamUnavailable, segment
 
 T = TypeVar("T")
 _thread: TypeAdapter[ThreadBody] = TypeAdapter(ThreadBody)
@@ -44,11 +43,11 @@ def user_id_of(context: Any) -> str:
 
 
 def _seg(value: str) -> str:
-    """`value` as one path segment. No record has an id that cannot be one ("", "." and
-    "..": the URL would name another route), so such an id is not found."""
-    if value in ("", ".", ".."):
-        raise NotFoundError(f"No record has the id {value!r}.")
-    return quote(value, safe="")
+    """`value` as one path segment; an id that cannot be one names no record."""
+    try:
+        return segment(value)
+    except NotASegment as exc:
+        raise NotFoundError(str(exc)) from None
 
 
 class HttpStore(Store[Any]):

@@ -8,14 +8,13 @@ user does not own, which the gateway passes on as 404. Failures raise
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from chatkit.types import Attachment
 
 from services.gateway.errors import NotFound, TooLarge
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import AttachmentBody
-from shared.http import Answer, ServiceHttp
+from shared.http import Answer, NotASegment, ServiceHttp, segment
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +23,11 @@ NOT_YOURS = (400, 404, 422)
 
 
 def _seg(value: str) -> str:
-    return quote(value, safe="")
+    """`value` as one path segment; an id that cannot be one names no record."""
+    try:
+        return segment(value)
+    except NotASegment as exc:
+        raise NotFound(str(exc)) from None
 
 
 class StoreClient:

@@ -238,6 +238,16 @@ async def test_other_users_threads_are_not_found(
     assert still_mine.status_code == 200
 
 
+@pytest.mark.parametrize("thread_id", ["", ".", ".."])
+async def test_an_id_that_is_no_path_segment_names_no_thread(
+    client: httpx.AsyncClient, control: Control, thread_id: str
+) -> None:
+    # Quoted into the store's URL it would name another route (the thread list answers 200).
+    request = {"type": "threads.get_by_id", "params": {"thread_id": thread_id}}
+    assert_error(await client.post("/chatkit", json=request), 404, "not_found")
+    assert control.requests == []
+
+
 async def test_forged_cookie_is_a_new_user(gateway_url: str, control: Control) -> None:
     async with httpx.AsyncClient(base_url=gateway_url) as c:
         c.cookies.set("chatkit_uid", "anon_victim.forgedsignature")
