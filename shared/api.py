@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.errors import ApiError, ErrorResponse, validation_details
 
 Schema = type[BaseModel] | TypeAdapter[Any]
@@ -67,10 +68,25 @@ def refuse_nul(raw: bytes) -> None:
 
 async def read_json(request: Request[Any], schema: Schema) -> Any:
     """Parse the request body against `schema`: 400 for bad JSON, 422 for a contract miss."""
-    raw = await request.body()
+    return parse_json(await request.body(), schema)
+
+
+def parse_json(raw: bytes, schema: Schema) -> Any:
+    """Parse a JSON body against `schema`: 400 for no or bad JSON (or a NUL in it), 422
+    for a contract miss."""
+    check_json_body(raw)
+    return validate_json(raw, schema)
+
+
+def check_json_body(raw: bytes) -> None:
+    """400 for an empty body or one with a NUL character in it."""
     if not raw:
         raise ApiError(400, "Request body is empty; a JSON document is required.")
     refuse_nul(raw)
+
+
+def validate_json(raw: bytes, schema: Schema) -> Any:
+    """`raw` validated against `schema`: 400 for bad JSON, 422 for a contract miss."""
     try:
         if isinstance(schema, TypeAdapter):
             return schema.validate_json(raw)
@@ -81,6 +97,16 @@ async def read_json(request: Request[Any], schema: Schema) -> Any:
         raise ApiError(
             422, "Request body does not match the contract.", details=validation_details(exc)
         ) from None
+
+
+def user_id_header(request: Request[Any]) -> str:
+    """The user a service-to-service call acts for (`X-User-ID`, set by the gateway)."""
+    user_id = request.headers.get(USER_ID_HEADER, "")
+    if not user_id:
+        raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
+    if len(user_id) > MAX_ID_LENGTH:
+        raise ApiError(400, f"X-User-ID is longer than {MAX_ID_LENGTH} characters.")
+    return user_id
 
 
 def read_query(request: Request[Any], model: type[M]) -> M:

@@ -34,9 +34,9 @@ from services.chat.context import RequestContext
 from services.chat.errors import ChatError
 from services.chat.server import BookChatServer
 from services.chat.submission import Submission
-from shared.api import ApiRoute, refuse_nul
+from shared.api import ApiRoute, refuse_nul, user_id_header
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER, ReaderContext
-from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
 from shared.http import UpstreamRefused
@@ -59,7 +59,7 @@ class ChatState(TypedDict):
 
 async def chatkit(request: Request[ChatState]) -> Response:
     server = request.state["server"]
-    user_id, key = _user_id(request), _idempotency_key(request)
+    user_id, key = user_id_header(request), _idempotency_key(request)
     parsed = _parse(await request.body())
     context = RequestContext(
         user_id=user_id,
@@ -182,15 +182,6 @@ def _first_problem(exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     err = exc.errors(include_url=False, include_input=False)[0]
     loc = ".".join(str(part) for part in (*prefix, *err["loc"]))
     return f"{loc}: {err['msg']}" if loc else err["msg"]
-
-
-def _user_id(request: Request[ChatState]) -> str:
-    user_id = request.headers.get(USER_ID_HEADER, "")
-    if not user_id:
-        raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
-    if len(user_id) > MAX_ID_LENGTH:
-        raise ApiError(400, f"X-User-ID is longer than {MAX_ID_LENGTH} characters.")
-    return user_id
 
 
 def _idempotency_key(request: Request[ChatState]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatkit.types import Attachment
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -14,10 +14,10 @@ from starlette.staticfiles import StaticFiles
 from services.gateway.proxy import UpstreamCall
 from services.gateway.rewrite import parse_native, simple_to_chatkit
 from services.gateway.state import Gateway
-from shared.api import ApiRoute, json_response, refuse_nul
+from shared.api import ApiRoute, check_json_body, json_response, validate_json
 from shared.contracts.common import MAX_ID_LENGTH
 from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc, SimplePayload
-from shared.errors import ApiError, validation_details
+from shared.errors import ApiError
 
 STATIC = Path(__file__).parent / "static"
 API_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
@@ -35,9 +35,7 @@ async def _json_body(request: Request, limit: int) -> bytes:
     raw = await request.body()
     if len(raw) > limit:
         raise ApiError(413, f"Request body is larger than {limit} bytes.")
-    if not raw:
-        raise ApiError(400, "Request body is empty; a JSON document is required.")
-    refuse_nul(raw)
+    check_json_body(raw)
     return raw
 
 
@@ -56,14 +54,7 @@ async def simple_chat(request: Request) -> Response | UpstreamCall:
     gateway = _gateway(request)
     user_id = await gateway.guard(request)
     raw = await _json_body(request, gateway.settings.max_json_bytes)
-    try:
-        payload = SimplePayload.model_validate_json(raw)
-    except ValidationError as exc:
-        if any(err["type"] == "json_invalid" for err in exc.errors()):
-            raise ApiError(400, "Request body is not valid JSON.") from None
-        raise ApiError(
-            422, "Request body does not match the contract.", details=validation_details(exc)
-        ) from None
+    payload: SimplePayload = validate_json(raw, SimplePayload)
     return await gateway.forward(request, user_id, simple_to_chatkit(payload, gateway.limits))
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from services.store.repository import ChatKitRepository, JsonPage
 from services.store.state import StoreState
-from shared.api import ApiRoute, read_json, read_query
+from shared.api import ApiRoute, read_json, read_query, user_id_header
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.store import (
     AttachmentBody,
@@ -29,15 +29,6 @@ NO_CONTENT = 204
 
 def _repo(request: Request[StoreState]) -> ChatKitRepository:
     return request.state["repository"]
-
-
-def _user(request: Request[StoreState]) -> str:
-    user_id = request.headers.get(USER_ID_HEADER, "")
-    if not user_id:
-        raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
-    if len(user_id) > MAX_ID_LENGTH:
-        raise ApiError(400, f"X-User-ID is longer than {MAX_ID_LENGTH} characters.")
-    return user_id
 
 
 def _path_id(request: Request[StoreState], name: str) -> str:
@@ -66,18 +57,18 @@ def _page_json(page: JsonPage) -> Response:
 async def list_threads(request: Request[StoreState]) -> Response:
     query = read_query(request, PageQuery)
     page = await _repo(request).list_threads(
-        _user(request), limit=query.limit, after=query.after, order=query.order
+        user_id_header(request), limit=query.limit, after=query.after, order=query.order
     )
     return _page_json(page)
 
 
 async def get_thread(request: Request[StoreState]) -> Response:
-    data = await _repo(request).load_thread(_user(request), _path_id(request, "thread_id"))
+    data = await _repo(request).load_thread(user_id_header(request), _path_id(request, "thread_id"))
     return _json(f'{{"thread":{data}}}')
 
 
 async def put_thread(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     body: ThreadBody = await read_json(request, ThreadBody)
     if body.thread.id != thread_id:
         raise ApiError(422, "thread.id does not match the thread id in the path.")
@@ -86,7 +77,7 @@ async def put_thread(request: Request[StoreState]) -> Response:
 
 
 async def delete_thread(request: Request[StoreState]) -> Response:
-    await _repo(request).delete_thread(_user(request), _path_id(request, "thread_id"))
+    await _repo(request).delete_thread(user_id_header(request), _path_id(request, "thread_id"))
     return Response(status_code=NO_CONTENT)
 
 
@@ -94,7 +85,7 @@ async def delete_thread(request: Request[StoreState]) -> Response:
 
 
 async def list_items(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     query = read_query(request, PageQuery)
     page = await _repo(request).list_items(
         user_id, thread_id, limit=query.limit, after=query.after, order=query.order
@@ -112,14 +103,14 @@ async def _item_body(request: Request[StoreState], thread_id: str) -> ItemBody:
 
 
 async def add_item(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     body = await _item_body(request, thread_id)
     await _repo(request).add_item(user_id, thread_id, body.item)
     return Response(status_code=201)
 
 
 async def put_item(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     item_id = _path_id(request, "item_id")
     body = await _item_body(request, thread_id)
     if body.item.id != item_id:
@@ -129,13 +120,13 @@ async def put_item(request: Request[StoreState]) -> Response:
 
 
 async def get_item(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     data = await _repo(request).load_item(user_id, thread_id, _path_id(request, "item_id"))
     return _json(f'{{"item":{data}}}')
 
 
 async def delete_item(request: Request[StoreState]) -> Response:
-    user_id, thread_id = _user(request), _path_id(request, "thread_id")
+    user_id, thread_id = user_id_header(request), _path_id(request, "thread_id")
     await _repo(request).delete_item(user_id, thread_id, _path_id(request, "item_id"))
     return Response(status_code=NO_CONTENT)
 
@@ -144,7 +135,7 @@ async def delete_item(request: Request[StoreState]) -> Response:
 
 
 async def put_attachment(request: Request[StoreState]) -> Response:
-    user_id, attachment_id = _user(request), _path_id(request, "attachment_id")
+    user_id, attachment_id = user_id_header(request), _path_id(request, "attachment_id")
     body: AttachmentBody = await read_json(request, AttachmentBody)
     if body.attachment.id != attachment_id:
         raise ApiError(422, "attachment.id does not match the attachment id in the path.")
@@ -153,17 +144,21 @@ async def put_attachment(request: Request[StoreState]) -> Response:
 
 
 async def get_attachment(request: Request[StoreState]) -> Response:
-    data = await _repo(request).load_attachment(_user(request), _path_id(request, "attachment_id"))
+    data = await _repo(request).load_attachment(
+        user_id_header(request), _path_id(request, "attachment_id")
+    )
     return _json(f'{{"attachment":{data}}}')
 
 
 async def delete_attachment(request: Request[StoreState]) -> Response:
-    await _repo(request).delete_attachment(_user(request), _path_id(request, "attachment_id"))
+    await _repo(request).delete_attachment(
+        user_id_header(request), _path_id(request, "attachment_id")
+    )
     return Response(status_code=NO_CONTENT)
 
 
 async def put_attachment_content(request: Request[StoreState]) -> Response:
-    user_id, attachment_id = _user(request), _path_id(request, "attachment_id")
+    user_id, attachment_id = user_id_header(request), _path_id(request, "attachment_id")
     content_type = request.headers.get("content-type", "application/octet-stream")
     data = await request.body()
     await _repo(request).save_attachment_content(user_id, attachment_id, content_type, data)
@@ -172,7 +167,7 @@ async def put_attachment_content(request: Request[StoreState]) -> Response:
 
 async def get_attachment_content(request: Request[StoreState]) -> Response:
     content_type, data = await _repo(request).load_attachment_content(
-        _user(request), _path_id(request, "attachment_id")
+        user_id_header(request), _path_id(request, "attachment_id")
     )
     # The bytes are the user's own upload: never let a browser sniff them into HTML.
     return Response(data, media_type=content_type, headers={"x-content-type-options": "nosniff"})
