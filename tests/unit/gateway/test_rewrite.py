@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
+from services.gateway.app import ERRORS
 from services.gateway.rewrite import Limits, parse_native, simple_to_chatkit
 from shared.contracts.gateway import SimplePayload
-from services.gateway.app import ERRORS
 from shared.errors import DomainError
 
 LIMITS = Limits(100, 1000, frozenset({"image/png", "text/plain"}))
