@@ -1,8 +1,8 @@
 """Client benchmark: the candidates for the internal HTTP client, side by side in one run.
 
 Candidates (`bench/client_candidates.py`): aiohttp as it comes; `shared.http.ServiceHttp`
-(aiohttp with our pool guard and OpenTelemetry's trace config, under the SDK tracer
-provider the services install); httpx2; pyreqwest. All run on uvloop against one upstream
+(aiohttp with our pool guard and its own client span, which is a no-op as in the
+services when tracing is off); httpx2; pyreqwest. All run on uvloop against one upstream
 process (`bench.client_upstream`: uvicorn with uvloop and httptools, as the services run).
 Measured: p50/p99 of sequential ~1 KB JSON POSTs (as the store's `add_thread_item`) and
 POSTs/s with 32 concurrent callers, in rounds that interleave the candidates so machine
@@ -32,7 +32,6 @@ import uvloop
 from bench.client_candidates import CANDIDATES, OURS, Candidate, Make
 from bench.config import scaled
 from bench.stats import Row, median, percentile, time_calls
-from shared.tracing import configure_tracing
 from tests.support import raw_http
 from tests.support.servers import free_port
 
@@ -73,7 +72,6 @@ async def _speed(url: str) -> tuple[dict[str, list[float]], dict[str, list[float
 
 def memory_kb(name: str, url: str) -> float:
     """In a fresh process: client RSS growth per open stream, from STREAMS/2 to STREAMS."""
-    configure_tracing("bench-client")
     return uvloop.run(_memory(CANDIDATES[name], url))
 
 
@@ -240,7 +238,6 @@ def _rows(
 
 
 def main() -> list[Row]:
-    configure_tracing("bench-client")  # the process's provider from now on: this module runs last
     with upstream() as url:
         latency, rates = uvloop.run(_speed(url))
         memory: dict[str, list[float]] = {name: [] for name in CANDIDATES}

@@ -87,7 +87,7 @@ class Aiohttp(Candidate):
 
 
 class Ours(Candidate):
-    """`shared.http.ServiceHttp`: aiohttp with our pool guard and OpenTelemetry's trace config."""
+    """`shared.http.ServiceHttp`: aiohttp with our pool guard and its client span."""
 
     def __init__(self, url: str) -> None:
         self.http = ServiceHttp(url, service="bench", token=None, max_connections=POOL)
