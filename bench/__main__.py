@@ -30,7 +30,7 @@ BENCHMARKS = [
     "bench.retrieval_eval",
     "bench.gateway_bench",
     "bench.chat_bench",
-    "bench.client_bench",  # last: it installs the process's OpenTelemetry tracer provider
+    "bench.client_bench",
 ]
 
 

@@ -8,32 +8,30 @@ Measured: p50/p99 of sequential ~1 KB JSON POSTs (as the store's `add_thread_ite
 POSTs/s with 32 concurrent callers, in rounds that interleave the candidates so machine
 noise hits them alike; client RSS per open SSE stream (growth from half to all open, a
 fresh process per candidate, median of rounds). Ratios are to raw aiohttp. Then hostile
-upstreams (raw asyncio servers, `HOSTILE`) as rows of 1 (safe) or 0.
+upstreams (`bench/client_hostile.py`) and the cancel of busy stream reads as rows of
+1 (safe) or 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
+import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
-import httpx
 import psutil
 import uvloop
 
 from bench.client_candidates import CANDIDATES, OURS, Candidate, Make
+from bench.client_hostile import HOSTILE, Check
+from bench.client_upstream import running
 from bench.config import scaled
 from bench.stats import Row, median, percentile, time_calls
-from tests.support import raw_http
-from tests.support.servers import free_port
 
 CALLS, ROUNDS = scaled(400, 40, "BENCH_CLIENT_CALLS"), scaled(8, 2)
 CALLERS, CALLS_EACH = 32, scaled(60, 10)
@@ -41,9 +39,8 @@ STREAMS, MEMORY_ROUNDS = scaled(500, 100), scaled(3, 1)
 ITEM = {"id": "msg_0123456789abcdef", "thread_id": "thr_0123456789abcdef", "type": "user_message"}
 BODY = json.dumps({"item": ITEM | {"text": "A question about chapter 3. " * 34}}).encode()
 STREAM_BODY = json.dumps({"interval_s": 0.5}).encode()
-EVIL = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 5\r\n\r\nEVIL!"
-SMUGGLING = raw_http.answer_each(lambda _: raw_http.ok(b"ok") + EVIL)
-"""Every answer with another one after it, in the same write."""
+BUSY_STREAM_BODY = json.dumps({"interval_s": 0.01}).encode()
+Task = asyncio.Task[Any]
 
 
 async def _speed(url: str) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -70,126 +67,75 @@ async def _speed(url: str) -> tuple[dict[str, list[float]], dict[str, list[float
     return latency, rates
 
 
+async def _open(
+    client: Candidate, body: bytes, tasks: list[Task], opened: set[int], count: int
+) -> None:
+    """Start streams until `count` run, and wait until each has had its first chunk."""
+    tasks += [
+        asyncio.create_task(client.sse("/stream", body, partial(opened.add, n)))
+        for n in range(len(tasks), count)
+    ]
+    while len(opened) < count:
+        if ended := [task for task in tasks if task.done()]:
+            raise RuntimeError(f"a stream ended early: {ended[0].exception()!r}")
+        await asyncio.sleep(0.05)
+
+
 def memory_kb(name: str, url: str) -> float:
-    """In a fresh process: client RSS growth per open stream, from STREAMS/2 to STREAMS."""
-    return uvloop.run(_memory(CANDIDATES[name], url))
+    """Client RSS growth per open stream from STREAMS/2 to STREAMS, in a fresh process."""
+    code = f"import bench.client_bench as b; b.measure_memory({name!r}, {url!r})"
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=300, check=True)
+    return float(done.stdout.split()[-1])
 
 
-async def _memory(make: Make, url: str) -> float:
-    client, opened, tasks = make(url), set[int](), list[asyncio.Task[None]]()
+def measure_memory(name: str, url: str) -> None:
+    """`memory_kb`'s child: prints the number and exits at once, closing nothing (a
+    pyreqwest stream can outlive its cancel: see `cancelled_reads`)."""
+    uvloop.run(_memory(CANDIDATES[name], url))
 
-    async def rss_with(count: int) -> int:
-        tasks.extend(
-            asyncio.create_task(client.sse("/stream", STREAM_BODY, partial(opened.add, n)))
-            for n in range(len(tasks), count)
-        )
-        while len(opened) < count:
-            for task in tasks:
-                if task.done():
-                    raise RuntimeError(f"a stream ended early: {task.exception()!r}")
-            await asyncio.sleep(0.05)
+
+async def _memory(make: Make, url: str) -> None:
+    client, tasks, opened, rss = make(url), list[Task](), set[int](), []
+    for count in (STREAMS // 2, STREAMS):
+        await _open(client, STREAM_BODY, tasks, opened, count)
         await asyncio.sleep(1.0)  # a couple of events on every stream
-        return int(psutil.Process().memory_info().rss)
+        rss.append(psutil.Process().memory_info().rss)
+    print((rss[1] - rss[0]) / (STREAMS - STREAMS // 2) / 1024, flush=True)
+    os._exit(0)
 
+
+async def cancelled_reads(make: Make, url: str) -> bool:
+    """Cancelling the pending read of a busy stream ends it (the relay's case when a
+    browser hangs up): 3 times, 100 streams with an event every 10 ms, all cancelled."""
+    client, safe = make(url), True
     try:
-        at_half = await rss_with(STREAMS // 2)
-        return (await rss_with(STREAMS) - at_half) / (STREAMS - STREAMS // 2) / 1024
+        for _ in range(3):
+            tasks: list[Task] = []
+            await _open(client, BUSY_STREAM_BODY, tasks, set(), 100)
+            for task in tasks:
+                task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            safe = safe and not pending
+            for _ in range(5):  # cancel again what outlived its cancel, to go on clean
+                if not pending:
+                    break
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=2)
+        return safe
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await client.aclose()
 
 
-@asynccontextmanager
-async def against(
-    handler: raw_http.Handler, make: Make
-) -> AsyncIterator[tuple[raw_http.RawServer, Candidate]]:
-    """A raw server running `handler`, and a candidate client of it."""
-    async with raw_http.serve(handler) as server:
-        client = make(server.url)
-        try:
-            yield server, client
-        finally:
-            await client.aclose()
-
-
-async def smuggled(make: Make) -> bool:
-    """Bytes after a complete answer, in the same write, are neither it nor the next one."""
-    async with against(SMUGGLING, make) as (_, client):
-        return [await client.get("/"), await client.get("/")] == [(200, b"ok")] * 2
-
-
-async def unsolicited(make: Make) -> bool:
-    """An answer written on an idle pooled connection is not handed to the next request."""
-    pooled, injected = asyncio.Event(), asyncio.Event()
-
-    async def handler(conn: raw_http.Conn) -> None:
-        while await conn.read_request() is not None:
-            await conn.send(raw_http.ok(b"fresh" if conn.index > 1 else b"ok"))
-            if conn.index == 1:
-                await pooled.wait()
-                await conn.send(EVIL)
-                injected.set()
-
-    async with against(handler, make) as (_, client):
-        first = await client.get("/")
-        pooled.set()
-        await injected.wait()
-        await asyncio.sleep(0.1)  # the stray answer has reached the idle connection
-        return (first, (await client.get("/"))[0]) == ((200, b"ok"), 200)
-
-
-async def endless_head(make: Make) -> bool:
-    """A header block that never ends (200 MB, were it read) is refused within 10 MB."""
-
-    async def handler(conn: raw_http.Conn) -> None:
-        await conn.read_request()
-        await conn.send(b"HTTP/1.1 200 OK\r\n")
-        for n in range(100_000):
-            await conn.send(b"x-pad-%d: %s\r\n" % (n, b"a" * 2000))
-
-    return await _refused(handler, make, 10_000_000)
-
-
-async def huge_body(make: Make) -> bool:
-    """A 300 MB chunked body read with a 1 MiB limit is refused within 50 MB."""
-
-    async def handler(conn: raw_http.Conn) -> None:
-        await conn.read_request()
-        await conn.send(raw_http.CHUNKED_HEAD)
-        for _ in range(3_000):
-            await conn.send(raw_http.chunk(b"a" * 100_000))
-
-    return await _refused(handler, make, 50_000_000)
-
-
-async def _refused(handler: raw_http.Handler, make: Make, max_sent: int) -> bool:
-    """Whether a GET fails (before our 20 s bound) while the server sends at most
-    `max_sent` bytes, also in the 5 s after (a client that drains the rest is unsafe)."""
-    async with against(handler, make) as (server, client):
-        try:
-            async with asyncio.timeout(20) as bound:
-                await client.get("/")
-            return False
-        except Exception:
-            if bound.expired():
-                return False
-        await asyncio.wait(server.tasks, timeout=5)
-        return server.bytes_sent.get(1, 0) <= max_sent
-
-
-HOSTILE: dict[str, Callable[[Make], Awaitable[bool]]] = {
-    "smuggled after an answer": smuggled,
-    "unsolicited on an idle conn": unsolicited,
-    "endless header block": endless_head,
-    "300 MB body, 1 MiB limit": huge_body,
-}
-
-
-async def _hostile() -> list[Row]:
+async def _hostile(url: str) -> list[Row]:
+    """The `HOSTILE` checks, and `cancelled_reads` against the upstream at `url`."""
     rows = []
-    for check, run in HOSTILE.items():
+    checks: dict[str, Check] = {
+        **HOSTILE,
+        "cancelled busy read ends": partial(cancelled_reads, url=url),
+    }
+    for check, run in checks.items():
         for name, make in CANDIDATES.items():
             try:
                 safe = await run(make)
@@ -198,28 +144,6 @@ async def _hostile() -> list[Row]:
             goal = "must be 1" if name == OURS else ""
             rows.append(Row("client", f"safe: {check}, {name}", float(safe), "1 = safe", goal=goal))
     return rows
-
-
-@contextmanager
-def upstream() -> Iterator[str]:
-    """`bench.client_upstream` as a process of its own; yields its base URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "bench.client_upstream", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the client bench upstream did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def _rows(
@@ -238,14 +162,13 @@ def _rows(
 
 
 def main() -> list[Row]:
-    with upstream() as url:
+    with running() as url:
         latency, rates = uvloop.run(_speed(url))
         memory: dict[str, list[float]] = {name: [] for name in CANDIDATES}
-        spawn = multiprocessing.get_context("spawn")
         for _ in range(MEMORY_ROUNDS):
             for name in CANDIDATES:
-                with ProcessPoolExecutor(1, mp_context=spawn) as fresh:
-                    memory[name].append(fresh.submit(memory_kb, name, url).result())
+                memory[name].append(memory_kb(name, url))
+        hostile = uvloop.run(_hostile(url))
     p50, p99 = ({n: percentile(v, p) for n, v in latency.items()} for p in (50, 99))
     rate, kb = ({n: median(v) for n, v in values.items()} for values in (rates, memory))
     posts = f"POST ~1 KB, {CALLS * ROUNDS} sequential"
@@ -254,7 +177,7 @@ def main() -> list[Row]:
         *_rows(f"{posts}, p99", "ms", p99),
         *_rows(f"POSTs/s, {CALLERS} callers", "/s", rate, min_ratio=0.8),
         *_rows(f"RSS per SSE stream, {STREAMS // 2} -> {STREAMS}", "KB", kb, max_ratio=1.5),
-        *uvloop.run(_hostile()),
+        *hostile,
     ]
 
 
