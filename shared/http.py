@@ -32,6 +32,7 @@ from opentelemetry import propagate, trace
 from shared.errors import DomainError, ErrorTable
 from shared.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from shared.middleware import SERVICE_TOKEN_HEADER
+from shared.tracing import tracing_enabled
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 KEEPALIVE_S = 15.0
@@ -145,8 +146,13 @@ class Streamed:
     async def read_all(self, limit: int) -> bytes:
         """The rest of the body; more than `limit` bytes is an `UpstreamUnavailable`."""
         declared = self._response.content_length
-        if declared is not None and declared > limit:
-            raise _too_large(self._service, limit)
+        if declared is not None:
+            if declared > limit:
+                raise _too_large(self._service, limit)
+            try:  # framed by its length: aiohttp reads exactly that much
+                return await self._response.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise _upstream_error(self._service, exc) from exc
         parts: list[bytes] = []
         size = 0
         while chunk := await self.read_chunk():
@@ -247,12 +253,14 @@ class ServiceHttp:
             sent.update(headers)
         # A client span, passed on as W3C trace context. Done here rather than by
         # opentelemetry-instrumentation-aiohttp-client: that doubled the client's CPU per call.
-        span = _tracer.start_span(
-            method,
-            kind=trace.SpanKind.CLIENT,
-            attributes={"http.request.method": method, "peer.service": self.service},
-        )
-        propagate.inject(sent, context=trace.set_span_in_context(span))
+        span: trace.Span = trace.INVALID_SPAN
+        if tracing_enabled():
+            span = _tracer.start_span(
+                method,
+                kind=trace.SpanKind.CLIENT,
+                attributes={"http.request.method": method, "peer.service": self.service},
+            )
+            propagate.inject(sent, context=trace.set_span_in_context(span))
         try:
             try:
                 response = await self._open().request(

@@ -47,3 +47,8 @@ def configure_tracing(service: str) -> bool:
         # Answers name their trace (`traceresponse`), so a caller can find it.
         set_global_response_propagator(TraceResponsePropagator())
     return _enabled
+
+
+def tracing_enabled() -> bool:
+    """Whether `configure_tracing` turned tracing on in this process."""
+    return bool(_enabled)
