@@ -8,7 +8,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from services.store.database import Database, DatabaseUnavailable
-from services.store.repository import ChatKitRepository, Conflict, NotFound
+from services.store.repository import (
+    ChatKitRepository,
+    Conflict,
+    NotFound,
+    QuotaExceeded,
+    TooLarge,
+)
 from services.store.routes import routes
 from services.store.settings import StoreSettings
 from services.store.state import StoreState
@@ -16,7 +22,13 @@ from shared.errors import ErrorTable
 from shared.service import build_app
 from shared.settings import load_settings
 
-ERRORS: ErrorTable = {NotFound: 404, Conflict: 409, DatabaseUnavailable: 503}
+ERRORS: ErrorTable = {
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    QuotaExceeded: 403,
+    DatabaseUnavailable: 503,
+}
 """The store's domain errors and their HTTP statuses."""
 
 
@@ -37,10 +49,11 @@ def create_app(settings: StoreSettings | None = None) -> Starlette:
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
             reconnect_window_s=settings.reconnect_window_s,
+            limits=settings.database_limits(),
         )
         opened["db"] = db
         try:
-            yield StoreState(db=db, repository=ChatKitRepository(db))
+            yield StoreState(db=db, repository=ChatKitRepository(db, settings))
         finally:
             opened.clear()
             await db.close()

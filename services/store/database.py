@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,8 +135,14 @@ class Database:
         max_size: int = 20,
         statement_timeout_ms: int = 10_000,
         reconnect_window_s: float = 5.0,
+        limits: Mapping[str, int] | None = None,
     ) -> Database:
-        """Connect (starting the embedded server when `url` is None) and apply migrations."""
+        """Connect (starting the embedded server when `url` is None) and apply migrations.
+
+        `limits` (`StoreSettings.database_limits`) become the `chatkit.<name>` settings of
+        every connection, which the database's triggers enforce; a session without one
+        is not held to it.
+        """
         embedded = None
         if url is None:
             url, embedded = await asyncio.to_thread(start_embedded_postgres, data_dir)
@@ -149,7 +155,10 @@ class Database:
             max_size=max_size,
             init=_init_connection,
             reset=_reset_connection,
-            server_settings={"statement_timeout": str(statement_timeout_ms)},
+            server_settings={
+                "statement_timeout": str(statement_timeout_ms),
+                **{f"chatkit.{name}": str(value) for name, value in (limits or {}).items()},
+            },
         )
         async with pool.acquire() as conn:
             await migrate(conn)

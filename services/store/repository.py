@@ -2,22 +2,27 @@
 
 Reads return the stored JSON text untouched (the HTTP layer passes it through);
 writes take validated ChatKit models. Pages use keyset pagination on the item
-sequence (or thread creation time), so a page costs the same at any depth.
+sequence (or thread creation time), so a page costs the same at any depth, and stop
+at `store_max_page_bytes` of JSON. Sizes and quotas are enforced by the database itself
+(`migrations/0003_limits.sql`); its refusals become `TooLarge` and `QuotaExceeded`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 from chatkit.types import Attachment, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 
 from services.store.database import Database
+from shared.contracts.store import QUOTA_EXCEEDED, StoreLimits
 from shared.errors import DomainError
 
 Order = Literal["asc", "desc"]
+T = TypeVar("T")
 
 _item_json: TypeAdapter[Any] = TypeAdapter(ThreadItem)
 _attachment_json: TypeAdapter[Any] = TypeAdapter(Attachment)
@@ -31,6 +36,50 @@ class Conflict(DomainError):
     """An item with this id already exists with different content."""
 
 
+class TooLarge(DomainError):
+    """A record larger than the store keeps (`STORE_MAX_ITEM_BYTES`, `STORE_MAX_METADATA_BYTES`)."""
+
+
+class QuotaExceeded(DomainError):
+    """The user keeps as many threads, items in this thread or attachment bytes as they may."""
+
+    code = QUOTA_EXCEEDED
+
+
+# What the database's limit errors (SQLSTATE CK001/CK002, MESSAGE the limit's name,
+# DETAIL its value) tell the caller.
+_REFUSALS: dict[str, tuple[type[DomainError], str]] = {
+    "max_item_bytes": (TooLarge, "A thread item may take at most {} bytes of JSON."),
+    "max_metadata_bytes": (
+        TooLarge,
+        "Thread and attachment metadata may take at most {} bytes of JSON.",
+    ),
+    "max_threads_per_user": (
+        QuotaExceeded,
+        "You keep {} threads, the most allowed: delete one to start another.",
+    ),
+    "max_items_per_thread": (
+        QuotaExceeded,
+        "This thread holds the most items allowed ({}): start a new thread.",
+    ),
+    "max_attachment_bytes_per_user": (
+        QuotaExceeded,
+        "Your attachments take up the {} bytes allowed: delete some, or threads that hold "
+        "them, to upload more.",
+    ),
+}
+
+
+def _refusal(exc: asyncpg.PostgresError) -> DomainError | None:
+    if getattr(exc, "sqlstate", None) not in ("CK001", "CK002"):
+        return None
+    found = _REFUSALS.get(str(getattr(exc, "message", "")))
+    if found is None:
+        return None
+    kind, message = found
+    return kind(message.format(getattr(exc, "detail", "?")))
+
+
 @dataclass(frozen=True)
 class JsonPage:
     """A page of stored JSON documents."""
@@ -40,51 +89,70 @@ class JsonPage:
     after: str | None
 
 
-def _page(rows: list[asyncpg.Record], limit: int) -> JsonPage:
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+def _page(rows: list[asyncpg.Record]) -> JsonPage:
+    # Only the last row can lack its data: the one after the page, which says there is more.
+    taken = [r for r in rows if r["data"] is not None]
+    has_more = len(taken) < len(rows)
     return JsonPage(
-        data=[r["data"] for r in rows],
+        data=[r["data"] for r in taken],
         has_more=has_more,
-        after=rows[-1]["id"] if has_more and rows else None,
+        after=taken[-1]["id"] if has_more and taken else None,
     )
+
+
+def _bounded(table: str, where: str, order: str, limit: str, budget: str) -> str:
+    """The rows of `table` matching `where` in `order`: at most `limit` - 1 of them, and
+    no more than fit in `budget` bytes (the first always does). One row more comes
+    without its data when there are more. The running sum reads only the rows the
+    keyset index hands out, and PostgreSQL's `size` column, never the documents."""
+    return f"""
+        SELECT id, CASE WHEN n < {limit} AND (n = 1 OR total <= {budget}) THEN data END AS data
+        FROM (
+            SELECT id, data, size, row_number() OVER w AS n, sum(size) OVER w AS total
+            FROM {table} WHERE {where}
+            WINDOW w AS (ORDER BY {order} ROWS UNBOUNDED PRECEDING)
+            ORDER BY {order}
+            LIMIT {limit}
+        ) AS page
+        WHERE n = 1 OR total - size <= {budget}
+        ORDER BY n"""
 
 
 # One statement per order and cursor presence: the direction is a keyword, never
 # interpolated input, and no `$n IS NULL OR ...` branch, which would push
 # PostgreSQL's generic plan of the prepared statement off the keyset index.
 _ITEMS_FIRST_PAGE = {
-    order: f"""
-        SELECT id, data FROM thread_items
-        WHERE user_id = $1 AND thread_id = $2
-        ORDER BY seq {order.upper()}
-        LIMIT $3"""
+    order: _bounded(
+        "thread_items", "user_id = $1 AND thread_id = $2", f"seq {order.upper()}", "$3", "$4"
+    )
     for order in ("asc", "desc")
 }
 _ITEMS_PAGE_AFTER = {
-    order: f"""
-        SELECT id, data FROM thread_items
-        WHERE user_id = $1 AND thread_id = $2 AND seq {op} (
-            SELECT seq FROM thread_items WHERE user_id = $1 AND thread_id = $2 AND id = $3)
-        ORDER BY seq {order.upper()}
-        LIMIT $4"""
+    order: _bounded(
+        "thread_items",
+        f"""user_id = $1 AND thread_id = $2 AND seq {op} (
+            SELECT seq FROM thread_items WHERE user_id = $1 AND thread_id = $2 AND id = $3)""",
+        f"seq {order.upper()}",
+        "$4",
+        "$5",
+    )
     for order, op in (("asc", ">"), ("desc", "<"))
 }
 _THREADS_FIRST_PAGE = {
-    order: f"""
-        SELECT id, data FROM threads
-        WHERE user_id = $1
-        ORDER BY created_at {order.upper()}, id {order.upper()}
-        LIMIT $2"""
+    order: _bounded(
+        "threads", "user_id = $1", f"created_at {order.upper()}, id {order.upper()}", "$2", "$3"
+    )
     for order in ("asc", "desc")
 }
 _THREADS_PAGE_AFTER = {
-    order: f"""
-        SELECT id, data FROM threads
-        WHERE user_id = $1 AND (created_at, id) {op} (
-            SELECT created_at, id FROM threads WHERE user_id = $1 AND id = $2)
-        ORDER BY created_at {order.upper()}, id {order.upper()}
-        LIMIT $3"""
+    order: _bounded(
+        "threads",
+        f"""user_id = $1 AND (created_at, id) {op} (
+            SELECT created_at, id FROM threads WHERE user_id = $1 AND id = $2)""",
+        f"created_at {order.upper()}, id {order.upper()}",
+        "$3",
+        "$4",
+    )
     for order, op in (("asc", ">"), ("desc", "<"))
 }
 
@@ -124,8 +192,31 @@ _SAVE_ITEM = """
 class ChatKitRepository:
     """ChatKit threads, items and attachments of every user in one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, limits: StoreLimits | None = None) -> None:
+        """`limits`: the page bound and the item size checked before a write is sent (the
+        database enforces the sizes and quotas on its own)."""
         self.db = db
+        self.limits = limits or StoreLimits()
+
+    async def _write(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`db.run(operation)`, with a limit the database refused at as its domain error."""
+        try:
+            return await self.db.run(operation)
+        except asyncpg.PostgresError as exc:
+            refusal = _refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
+
+    def _item_data(self, item: ThreadItem) -> str:
+        data = _item_json.dump_json(item)
+        # Compact JSON is never longer than the text the database measures: refused here,
+        # an item would be refused there too.
+        if len(data) > self.limits.store_max_item_bytes:
+            raise TooLarge(
+                f"A thread item may take at most {self.limits.store_max_item_bytes} bytes."
+            )
+        return data.decode()
 
     # -- threads -------------------------------------------------------------
 
@@ -140,7 +231,7 @@ class ChatKitRepository:
         return str(data)
 
     async def save_thread(self, user_id: str, thread: ThreadMetadata) -> None:
-        await self.db.run(
+        await self._write(
             lambda c: c.execute(
                 """INSERT INTO threads (user_id, id, created_at, data) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (user_id, id)
@@ -156,20 +247,26 @@ class ChatKitRepository:
         self, user_id: str, *, limit: int, after: str | None, order: Order
     ) -> JsonPage:
         args: tuple[object, ...]
+        budget = self.limits.store_max_page_bytes
         if after is None:
-            sql, args = _THREADS_FIRST_PAGE[order], (user_id, limit + 1)
+            sql, args = _THREADS_FIRST_PAGE[order], (user_id, limit + 1, budget)
         else:
-            sql, args = _THREADS_PAGE_AFTER[order], (user_id, after, limit + 1)
+            sql, args = _THREADS_PAGE_AFTER[order], (user_id, after, limit + 1, budget)
         rows = await self.db.run(lambda c: c.fetch(sql, *args))
         if not rows and after is not None:
             await self._require_thread(user_id, after, what="Cursor thread")
-        return _page(rows, limit)
+        return _page(rows)
 
     async def delete_thread(self, user_id: str, thread_id: str) -> None:
-        """Delete a thread with its items (cascade); deleting a missing thread is a no-op."""
+        """Delete a thread with its items (cascade) and the attachments sent in it (the SDK
+        names the thread in an attachment when a message carries it); deleting a missing
+        thread is a no-op."""
         await self.db.run(
             lambda c: c.execute(
-                "DELETE FROM threads WHERE user_id = $1 AND id = $2", user_id, thread_id
+                """WITH thread AS (DELETE FROM threads WHERE user_id = $1 AND id = $2)
+                   DELETE FROM attachments WHERE user_id = $1 AND thread_id = $2""",
+                user_id,
+                thread_id,
             )
         )
 
@@ -188,22 +285,24 @@ class ChatKitRepository:
         self, user_id: str, thread_id: str, *, limit: int, after: str | None, order: Order
     ) -> JsonPage:
         args: tuple[object, ...]
+        budget = self.limits.store_max_page_bytes
         if after is None:
-            sql, args = _ITEMS_FIRST_PAGE[order], (user_id, thread_id, limit + 1)
+            sql, args = _ITEMS_FIRST_PAGE[order], (user_id, thread_id, limit + 1, budget)
         else:
-            sql, args = _ITEMS_PAGE_AFTER[order], (user_id, thread_id, after, limit + 1)
+            sql, args = _ITEMS_PAGE_AFTER[order], (user_id, thread_id, after, limit + 1, budget)
         rows = await self.db.run(lambda c: c.fetch(sql, *args))
         if not rows:
             # Off the hot path: tell a missing thread or cursor from an empty page.
             await self._require_thread(user_id, thread_id)
             if after is not None:
                 await self.load_item(user_id, thread_id, after)
-        return _page(rows, limit)
+        return _page(rows)
 
     async def add_item(self, user_id: str, thread_id: str, item: ThreadItem) -> None:
-        """Append an item. Re-adding an identical item is a no-op (safe to retry)."""
-        data = _item_json.dump_json(item).decode()
-        row = await self.db.run(
+        """Append an item. Re-adding an identical item is a no-op (safe to retry), also in
+        a thread that is full."""
+        data = self._item_data(item)
+        row = await self._write(
             lambda c: c.fetchrow(
                 _ADD_ITEM, user_id, thread_id, item.id, item.type, item.created_at, data
             )
@@ -216,8 +315,8 @@ class ChatKitRepository:
 
     async def save_item(self, user_id: str, thread_id: str, item: ThreadItem) -> None:
         """Insert or replace an item; a replaced item keeps its place in the thread."""
-        data = _item_json.dump_json(item).decode()
-        done = await self.db.run(
+        data = self._item_data(item)
+        done = await self._write(
             lambda c: c.fetchval(
                 _SAVE_ITEM, user_id, thread_id, item.id, item.type, item.created_at, data
             )
@@ -252,7 +351,7 @@ class ChatKitRepository:
     # -- attachments ---------------------------------------------------------
 
     async def save_attachment(self, user_id: str, attachment: Attachment) -> None:
-        await self.db.run(
+        await self._write(
             lambda c: c.execute(
                 """INSERT INTO attachments (user_id, id, thread_id, mime_type, data)
                    VALUES ($1, $2, $3, $4, $5)
@@ -291,7 +390,7 @@ class ChatKitRepository:
         self, user_id: str, attachment_id: str, content_type: str, data: bytes
     ) -> None:
         """Store (or replace) an attachment's bytes; its metadata must exist for this user."""
-        saved = await self.db.run(
+        saved = await self._write(
             lambda c: c.fetchval(
                 """INSERT INTO attachment_content (user_id, id, content_type, size, bytes)
                    SELECT user_id, id, $3, $4, $5 FROM attachments

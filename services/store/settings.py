@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts.store import StoreLimits
 from shared.settings import ServiceSettings
 
 
-class StoreSettings(ServiceSettings):
-    """How the store service listens and which PostgreSQL it uses."""
+class StoreSettings(ServiceSettings, StoreLimits):
+    """How the store service listens, which PostgreSQL it uses, and what a user may keep."""
 
     model_config = SettingsConfigDict(env_prefix="STORE_")
 
@@ -37,3 +38,32 @@ class StoreSettings(ServiceSettings):
     """Largest request body accepted, in bytes (items carry whole widgets)."""
     max_attachment_bytes: int = Field(default=20 * 1_048_576, ge=1024)
     """Largest attachment upload accepted, in bytes."""
+
+    # -- quotas (403 `quota_exceeded`: deleting makes room, retrying alone does not) ----
+    max_threads_per_user: int = Field(default=1000, ge=1)
+    """Threads one user may keep."""
+    max_items_per_thread: int = Field(default=1000, ge=2)
+    """Items one thread may hold: messages, tool calls, widgets, hidden context."""
+    reply_items_reserved: int = Field(default=20, ge=0)
+    """Room a new user message must leave in its thread, so that its reply is not cut off
+    by `max_items_per_thread` (a reply that outgrows it ends with an error event)."""
+    max_attachment_bytes_per_user: int = Field(default=100 * 1_048_576, ge=0)
+    """Bytes of attachment content one user may keep."""
+
+    @model_validator(mode="after")
+    def _message_fits(self) -> StoreSettings:
+        if self.reply_items_reserved >= self.max_items_per_thread:
+            raise ValueError("STORE_REPLY_ITEMS_RESERVED must be below STORE_MAX_ITEMS_PER_THREAD.")
+        return self
+
+    def database_limits(self) -> dict[str, int]:
+        """What PostgreSQL enforces, by name (set on every connection as `chatkit.<name>`,
+        read by the triggers of `migrations/0003_limits.sql`)."""
+        return {
+            "max_item_bytes": self.store_max_item_bytes,
+            "max_metadata_bytes": self.store_max_metadata_bytes,
+            "max_threads_per_user": self.max_threads_per_user,
+            "max_items_per_thread": self.max_items_per_thread,
+            "reply_items_reserved": self.reply_items_reserved,
+            "max_attachment_bytes_per_user": self.max_attachment_bytes_per_user,
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.common import Id
 
@@ -58,3 +58,54 @@ ThreadPage = Page[ThreadMetadata]
 
 ItemPage = Page[ThreadItem]
 """A page of thread items: `data`, `has_more` and the `after` cursor for the next page."""
+
+ENVELOPE_BYTES = 16 * 1024
+"""Room for what an answer adds around the stored JSON: a page's brackets, commas and
+cursor (an id of 255 characters, JSON-escaped), a record's wrapper, an error envelope."""
+QUOTA_EXCEEDED = "quota_exceeded"
+"""The error code of the store's 403: the user keeps as many threads, items in a thread or
+attachment bytes as they may. Deleting some makes room; retrying alone does not."""
+
+
+class StoreLimits(BaseModel):
+    """How large what the store keeps may be. The store refuses more (413); its callers
+    bound the answers they read by the same numbers, so every service reads them from
+    the same variables (set them alike for store, chat and gateway)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    store_max_item_bytes: int = Field(
+        default=256 * 1024, ge=1024, validation_alias=AliasChoices("STORE_MAX_ITEM_BYTES")
+    )
+    """Largest thread item the store keeps, as the JSON it serves (413 above)."""
+    store_max_metadata_bytes: int = Field(
+        default=64 * 1024, ge=1024, validation_alias=AliasChoices("STORE_MAX_METADATA_BYTES")
+    )
+    """Largest thread or attachment metadata the store keeps, as the JSON it serves (413 above)."""
+    store_max_page_bytes: int = Field(
+        default=1024 * 1024, ge=1024, validation_alias=AliasChoices("STORE_MAX_PAGE_BYTES")
+    )
+    """Most bytes of stored JSON in one page of items or threads; a page stops short of its
+    `limit` there (`has_more` leads on), but always holds one record."""
+
+    @model_validator(mode="after")
+    def _page_holds_a_record(self) -> StoreLimits:
+        if self.store_max_page_bytes < max(
+            self.store_max_item_bytes, self.store_max_metadata_bytes
+        ):
+            raise ValueError(
+                "STORE_MAX_PAGE_BYTES must be at least STORE_MAX_ITEM_BYTES and "
+                "STORE_MAX_METADATA_BYTES: a page always holds one record."
+            )
+        return self
+
+    @property
+    def store_answer_bytes(self) -> int:
+        """The largest answer of the store about threads and items: a full page."""
+        return self.store_max_page_bytes + ENVELOPE_BYTES
+
+    @property
+    def chat_answer_bytes(self) -> int:
+        """The largest JSON answer of the chat service: a thread with a page of its items
+        (`threads.get_by_id`), or a page of threads or items."""
+        return self.store_max_page_bytes + self.store_max_metadata_bytes + ENVELOPE_BYTES
