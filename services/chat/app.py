@@ -12,12 +12,13 @@ from starlette.applications import Starlette
 
 from services.chat.clients.retrieval import RetrievalClient
 from services.chat.context import SearchBackend
-from services.chat.errors import ChatError
+from services.chat.errors import ChatError, QuotaExceeded, RecordTooLarge
 from services.chat.models.providers import ModelChoice, choose_model, configure_tracing
 from services.chat.routes import ChatState, routes
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
 from services.chat.store_client import HttpStore
+from shared.contracts.retrieval import MAX_TOP_K
 from shared.errors import ErrorTable
 from shared.http import UPSTREAM_ERRORS, ServiceHttp
 from shared.service import build_app
@@ -29,9 +30,15 @@ ERRORS: ErrorTable = {
     **UPSTREAM_ERRORS,
     NotFoundError: 404,
     ChatError: 400,
+    QuotaExceeded: 403,
+    RecordTooLarge: 413,
 }
 """The chat service's one error table: error -> HTTP status. (A stream that has started
 ends with an `error` event instead, see `routes.py`.)"""
+
+SEARCH_HIT_BYTES = 32 * 1024
+"""Room for one search result: a chunk of up to 1,000 characters (`RETRIEVAL_CHUNK_MAX_CHARS`)
+as JSON, at up to 6 bytes a character, with its source and headings."""
 
 
 class _Probes:
@@ -79,6 +86,7 @@ def create_app(
                         service="store",
                         token=settings.token,
                         timeout_s=settings.store_timeout_s,
+                        max_body_bytes=settings.store_answer_bytes,
                     )
                 )
                 probes.healthz["store"] = store_http.status
@@ -91,6 +99,7 @@ def create_app(
                         service="retrieval",
                         token=settings.token,
                         timeout_s=settings.retrieval_timeout_s,
+                        max_body_bytes=MAX_TOP_K * SEARCH_HIT_BYTES,
                     )
                 )
                 probes.healthz["retrieval"] = retrieval_http.status

@@ -7,6 +7,7 @@ Besides these, a missing thread, item or attachment is the SDK's
 
 from __future__ import annotations
 
+from shared.contracts.store import QUOTA_EXCEEDED
 from shared.errors import DomainError
 
 
@@ -28,3 +29,14 @@ class NotSupported(ChatError):
 
 class AttachmentsUnavailable(ChatError):
     """An upload was asked for on a call that did not come through the gateway."""
+
+
+class QuotaExceeded(ChatError):
+    """The store keeps as many threads, items in the thread or attachment bytes of the
+    user as it may (403): deleting makes room, retrying alone does not."""
+
+    code = QUOTA_EXCEEDED
+
+
+class RecordTooLarge(ChatError):
+    """A thread, item or attachment record larger than the store keeps (413)."""

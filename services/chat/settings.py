@@ -7,13 +7,15 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts.store import StoreLimits
 from shared.settings import ServiceSettings
 
 ModelProviderName = Literal["offline", "openai", "openai-compatible", "litellm"]
 
 
-class ChatSettings(ServiceSettings):
-    """Where the store and retrieval services are, which model answers, and the budgets."""
+class ChatSettings(ServiceSettings, StoreLimits):
+    """Where the store and retrieval services are, which model answers, and the budgets.
+    (The store's limits bound the answers read from it.)"""
 
     model_config = SettingsConfigDict(env_prefix="CHAT_")
 

@@ -6,7 +6,8 @@ an empty page for the items of a thread the user does not have, pages with
 `has_more`/`after`, and the SDK's default id prefixes. The user id comes from the request context,
 a mapping or an object with a `user_id` attribute. A store that cannot answer (or
 answers what is not the contract) raises `shared.http.UpstreamUnavailable`; one that
-refuses a call, `UpstreamRefused`.
+refuses a call, `UpstreamRefused`, unless it is a quota (`QuotaExceeded`) or a size
+(`RecordTooLarge`): the store's reason, passed on to the user.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter, ValidationError
 
+from services.chat.errors import QuotaExceeded, RecordTooLarge
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
 from shared.http import Answer, NotASegment, ServiceHttp, UpstreamUnavailable, segment
@@ -68,10 +70,14 @@ class HttpStore(Store[Any]):
     ) -> Answer:
         headers = {USER_ID_HEADER: user_id_of(context)}
         response = await self.client.request(
-            method, path, body=body, params=params, headers=headers, expect=(404,)
+            method, path, body=body, params=params, headers=headers, expect=(403, 404, 413)
         )
         if response.status == 404:
             raise NotFoundError(response.error_message())
+        if response.status == 403:
+            raise QuotaExceeded(response.error_message())
+        if response.status == 413:
+            raise RecordTooLarge(response.error_message())
         return response
 
     # -- threads -------------------------------------------------------------

@@ -20,6 +20,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway, GatewayState
 from services.gateway.store_client import StoreClient
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
+from shared.contracts.store import ENVELOPE_BYTES
 from shared.errors import ErrorTable
 from shared.http import UPSTREAM_ERRORS, ServiceHttp
 from shared.logs import REQUEST_ID_HEADER
@@ -31,6 +32,7 @@ ERRORS: ErrorTable = {
     errors.MalformedRequest: 400,
     errors.NotAuthenticated: 401,
     errors.OriginRefused: 403,
+    errors.QuotaExceeded: 403,
     errors.NotFound: 404,
     errors.AlreadyUploaded: 409,
     errors.TooLarge: 413,
@@ -57,14 +59,16 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             connect_timeout_s=settings.upstream_connect_timeout_s,
             idle_timeout_s=settings.upstream_idle_timeout_s,
             max_connections=settings.upstream_max_connections,
+            max_answer_bytes=settings.chat_answer_bytes,
         )
         store = StoreClient(
             ServiceHttp(
                 settings.store_url,
                 service="store",
                 token=settings.token,
-                # attachment bytes come back whole; everything else is far smaller
-                max_body_bytes=settings.attachment_max_bytes + 65536,
+                # attachment bytes come back whole; metadata records are bounded by the store
+                max_body_bytes=max(settings.attachment_max_bytes, settings.store_max_metadata_bytes)
+                + ENVELOPE_BYTES,
             )
         )
         limits = Limits(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.contracts.store import QUOTA_EXCEEDED
 from shared.errors import DomainError
 
 
@@ -31,6 +32,12 @@ class AlreadyUploaded(DomainError):
 
 class OriginRefused(DomainError):
     """A browser calling from an origin that may not (403)."""
+
+
+class QuotaExceeded(DomainError):
+    """The store keeps as many attachment bytes of the user as it may (403)."""
+
+    code = QUOTA_EXCEEDED
 
 
 class NotAuthenticated(DomainError):

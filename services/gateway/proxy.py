@@ -73,7 +73,10 @@ class ChatUpstream:
         connect_timeout_s: float,
         idle_timeout_s: float,
         max_connections: int,
+        max_answer_bytes: int,
     ) -> None:
+        """`max_answer_bytes` bounds a JSON answer, which is relayed whole (a stream is
+        relayed as it comes)."""
         # The read timeout is the longest silence, not a cap on the whole answer:
         # answers stay quiet for a while when the model thinks or tools run.
         self.http = ServiceHttp(
@@ -83,6 +86,7 @@ class ChatUpstream:
             timeout_s=idle_timeout_s,
             connect_timeout_s=connect_timeout_s,
             max_connections=max_connections,
+            max_body_bytes=max_answer_bytes,
         )
 
     def post(self, body: bytes, headers: dict[str, str]) -> AbstractAsyncContextManager[Streamed]:

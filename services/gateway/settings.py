@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from shared.contracts.store import StoreLimits
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +29,9 @@ StrList = Annotated[list[str], NoDecode]
 """A list read from the environment as JSON (`["a","b"]`) or comma-separated (`a,b`)."""
 
 
-class GatewaySettings(ServiceSettings):
-    """How the gateway authenticates, limits and proxies."""
+class GatewaySettings(ServiceSettings, StoreLimits):
+    """How the gateway authenticates, limits and proxies. (The store's limits bound the
+    answers of chat and store.)"""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
 

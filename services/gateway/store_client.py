@@ -11,7 +11,7 @@ import logging
 
 from chatkit.types import Attachment
 
-from services.gateway.errors import NotFound, TooLarge
+from services.gateway.errors import NotFound, QuotaExceeded, TooLarge
 from shared.contracts.common import USER_ID_HEADER
 from shared.contracts.store import AttachmentBody
 from shared.http import Answer, NotASegment, ServiceHttp, segment
@@ -70,13 +70,16 @@ class StoreClient:
     async def save_attachment(self, user_id: str, attachment: Attachment) -> None:
         """Create or replace attachment metadata."""
         body = AttachmentBody(attachment=attachment).model_dump_json().encode()
-        await self._call(
+        response = await self._call(
             "PUT",
             f"/v1/attachments/{_seg(attachment.id)}",
             user_id,
             content=body,
             content_type="application/json",
+            expect=(413,),
         )
+        if response.status == 413:
+            raise TooLarge(response.error_message())
 
     async def delete_attachment(self, user_id: str, attachment_id: str) -> None:
         """Drop attachment metadata (and, on the store side, its bytes)."""
@@ -85,17 +88,20 @@ class StoreClient:
     async def put_content(
         self, user_id: str, attachment_id: str, data: bytes, content_type: str
     ) -> None:
-        """Store the attachment's bytes (its metadata must exist)."""
+        """Store the attachment's bytes (its metadata must exist); `QuotaExceeded` when the
+        user's attachments would outgrow their quota."""
         response = await self._call(
             "PUT",
             f"/v1/attachments/{_seg(attachment_id)}/content",
             user_id,
             content=data,
             content_type=content_type,
-            expect=(404, 413),
+            expect=(403, 404, 413),
         )
         if response.status == 404:
             raise NotFound("No such attachment.")
+        if response.status == 403:
+            raise QuotaExceeded(response.error_message())
         if response.status == 413:
             raise TooLarge("The attachment is larger than the store accepts.")
 

@@ -46,7 +46,7 @@ class StoreSettings(ServiceSettings, StoreLimits):
     """Items one thread may hold: messages, tool calls, widgets, hidden context."""
     reply_items_reserved: int = Field(default=20, ge=0)
     """Room a new user message must leave in its thread, so that its reply is not cut off
-    by `max_items_per_thread` (a reply that outgrows it ends with an error event)."""
+    by STORE_MAX_ITEMS_PER_THREAD (a reply that outgrows it ends with an error event)."""
     max_attachment_bytes_per_user: int = Field(default=100 * 1_048_576, ge=0)
     """Bytes of attachment content one user may keep."""
 

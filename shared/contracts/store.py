@@ -72,12 +72,13 @@ class StoreLimits(BaseModel):
     bound the answers they read by the same numbers, so every service reads them from
     the same variables (set them alike for store, chat and gateway)."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, populate_by_name=True)
 
     store_max_item_bytes: int = Field(
         default=256 * 1024, ge=1024, validation_alias=AliasChoices("STORE_MAX_ITEM_BYTES")
     )
-    """Largest thread item the store keeps, as the JSON it serves (413 above)."""
+    """Largest thread item the store keeps, as the JSON it serves (413 above). Like the two
+    below, read by store, chat and gateway alike: chat and gateway bound their reads by it."""
     store_max_metadata_bytes: int = Field(
         default=64 * 1024, ge=1024, validation_alias=AliasChoices("STORE_MAX_METADATA_BYTES")
     )

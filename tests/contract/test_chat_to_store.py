@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,9 +46,14 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Text
 
+from services.chat.errors import QuotaExceeded, RecordTooLarge
 from services.chat.memory_store import MemoryStore
 from services.chat.store_client import HttpStore
+from services.store.app import create_app
+from services.store.settings import StoreSettings
+from shared.contracts.store import StoreLimits
 from shared.http import ServiceHttp, UpstreamRefused, UpstreamUnavailable
+from tests.support.servers import serve
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -439,6 +444,103 @@ class TestHttpStore(StoreContract):
         await store.save_thread(thread, context=ctx)
         page = await store.load_thread_items(thread.id, None, 10_000, "asc", context=ctx)
         assert page.data == [] and page.has_more is False
+
+
+LIMITS = StoreLimits(
+    store_max_item_bytes=4096, store_max_metadata_bytes=2048, store_max_page_bytes=10_000
+)
+
+
+class TestHttpStoreLimits:
+    """A store held to small sizes and quotas: its refusals reach the SDK as the chat
+    service's errors (403 `QuotaExceeded`, 413 `RecordTooLarge`), and its fullest page
+    fits the answer bound chat reads it with (`StoreLimits.store_answer_bytes`)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def limited_url(cls, database_url: str) -> Iterator[str]:
+        settings = StoreSettings(
+            database_url=database_url,
+            log_level="warning",
+            max_threads_per_user=2,
+            max_items_per_thread=4,
+            reply_items_reserved=1,
+            **LIMITS.model_dump(),
+        )
+        with serve(create_app(settings)) as url:
+            yield url
+
+    @pytest.fixture
+    async def store(self, limited_url: str) -> AsyncIterator[HttpStore]:
+        bound = LIMITS.store_answer_bytes
+        async with ServiceHttp(
+            limited_url, service="store", token=None, max_body_bytes=bound
+        ) as client:
+            yield HttpStore(client)
+
+    async def test_a_thread_over_the_quota_is_quota_exceeded(self, store: HttpStore) -> None:
+        ctx = new_user()
+        kept = [thread_meta(), thread_meta()]
+        for thread in kept:
+            await store.save_thread(thread, context=ctx)
+        with pytest.raises(QuotaExceeded, match="2 threads") as refused:
+            await store.save_thread(thread_meta(), context=ctx)
+        assert refused.value.code == "quota_exceeded"
+        page = await store.load_threads(10, None, "asc", context=ctx)
+        assert sorted(t.id for t in page.data) == sorted(t.id for t in kept)
+
+    async def test_a_message_into_a_full_thread_is_quota_exceeded(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        for n in range(3):  # the third message would leave no room for its reply
+            await store.add_thread_item(thread.id, user_message(thread.id, n), context=ctx)
+        with pytest.raises(QuotaExceeded):
+            await store.add_thread_item(thread.id, user_message(thread.id, 3), context=ctx)
+        reply = AssistantMessageItem(id="msg_reply", thread_id=thread.id, created_at=T0, content=[])
+        await store.add_thread_item(thread.id, reply, context=ctx)
+        page = await store.load_thread_items(thread.id, None, 10, "asc", context=ctx)
+        assert len(page.data) == 4
+
+    async def test_an_item_over_the_size_limit_is_record_too_large(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        big = user_message(thread.id, 1)
+        big.content = [UserMessageTextContent(text="x" * 5000)]
+        with pytest.raises(RecordTooLarge, match="4096"):
+            await store.add_thread_item(thread.id, big, context=ctx)
+        with pytest.raises(RecordTooLarge):
+            await store.save_thread(thread_meta(thread.id, title="t" * 3000), context=ctx)
+        assert (await store.load_thread(thread.id, context=ctx)).title is None
+
+    async def test_the_fullest_pages_fit_the_answer_bound(self, store: HttpStore) -> None:
+        ctx = new_user()
+        thread = thread_meta()
+        await store.save_thread(thread, context=ctx)
+        # Ids as long as they come (the cursor too) and items as large as they may be.
+        items = []
+        for n in range(4):
+            item = AssistantMessageItem(
+                id=f"{n}" + "i" * 254,
+                thread_id=thread.id,
+                created_at=T0,
+                content=[AssistantMessageContent(text="y" * 3600)],
+            )
+            await store.add_thread_item(thread.id, item, context=ctx)
+            items.append(item)
+        pages = []
+        after = None
+        while True:
+            page = await store.load_thread_items(thread.id, after, 200, "asc", context=ctx)
+            # (compact JSON is shorter than what the store measures and serves)
+            assert sum(len(i.model_dump_json()) for i in page.data) <= LIMITS.store_max_page_bytes
+            pages.append(page.data)
+            if not page.has_more:
+                break
+            after = page.after
+        assert len(pages) > 1 and all(pages)
+        assert [i for page in pages for i in page] == items
 
 
 def test_unreachable_store_is_reported_as_unavailable() -> None:
