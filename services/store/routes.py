@@ -205,7 +205,7 @@ routes = [
         summary="Create or update a thread",
         body=ThreadBody,
         status=NO_CONTENT,
-        errors=(400, 413),
+        errors=(400, 403, 413),
         headers=_USER,
     ),
     ApiRoute(
@@ -234,7 +234,7 @@ routes = [
         summary="Append an item to a thread",
         body=ItemBody,
         status=201,
-        errors=(400, 404, 409, 413),
+        errors=(400, 403, 404, 409, 413),
         headers=_USER,
     ),
     ApiRoute(
@@ -253,7 +253,7 @@ routes = [
         summary="Insert or replace an item",
         body=ItemBody,
         status=NO_CONTENT,
-        errors=(400, 404, 413),
+        errors=(400, 403, 404, 413),
         headers=_USER,
     ),
     ApiRoute(
@@ -290,7 +290,7 @@ routes = [
         method="PUT",
         summary="Store an attachment's bytes (raw body, its content-type header)",
         status=NO_CONTENT,
-        errors=(400, 404, 413),
+        errors=(400, 403, 404, 413),
         headers=_USER,
     ),
     ApiRoute(
