@@ -89,7 +89,7 @@ routes = [
         summary="Any ChatKit request: JSON for reads and updates, SSE for replies",
         body=_chatkit_req,
         streams=True,
-        errors=(400, 404, 413, 502, 503, 504),
+        errors=(400, 403, 404, 413, 502, 503, 504),
         headers=(USER_ID_HEADER,),
     )
 ]
