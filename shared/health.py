@@ -1,4 +1,8 @@
-"""Health (`/healthz`: the process is up) and readiness (`/readyz`: dependencies answer)."""
+"""Health (`/healthz`: the process is up) and readiness (`/readyz`: dependencies answer).
+
+`/readyz` is as public as the service: its answer names the dependency that is not ready,
+never where it lives or what it said (that goes to the log).
+"""
 
 from __future__ import annotations
 
@@ -33,15 +37,16 @@ def readyz_endpoint(
     last_failed: dict[str, str] = {}
 
     async def readyz(request: Request) -> Response:
-        async def run(name: str, check: ReadinessCheck) -> tuple[str, str | None]:
+        async def run(name: str, check: ReadinessCheck) -> tuple[str, Exception | None]:
             try:
                 await asyncio.wait_for(check(), READINESS_TIMEOUT_S)
                 return name, None
             except Exception as exc:
-                return name, f"{type(exc).__name__}: {exc}"[:200]
+                return name, exc
 
         results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
-        failed = {name: problem for name, problem in results if problem}
+        errors = {name: exc for name, exc in results if exc is not None}
+        failed = {name: f"{type(exc).__name__}: {exc}"[:200] for name, exc in errors.items()}
         if failed.keys() != last_failed.keys():  # log changes, not every probe
             if failed:
                 logger.warning("not ready: %s", failed)
@@ -53,11 +58,18 @@ def readyz_endpoint(
             return error_response(
                 503,
                 "Not ready: " + ", ".join(sorted(failed)),
-                details=[{"check": name, "problem": problem} for name, problem in failed.items()],
+                details=[
+                    {"check": name, "problem": _problem(exc)}
+                    for name, exc in sorted(errors.items())
+                ],
             )
         return JSONResponse({"status": "ready", "checks": sorted(checks)})
 
     return readyz
+
+
+def _problem(exc: Exception) -> str:
+    return "timed out" if isinstance(exc, TimeoutError) else "unavailable"
 
 
 def health_routes(checks: Mapping[str, ReadinessCheck], *, metrics: bool = True) -> list[Route]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import ApiError, error_response
 from shared.logs import REQUEST_ID_HEADER, new_request_id, set_request_id
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.settings import is_loopback
 
 logger = logging.getLogger("shared.requests")
 
@@ -70,14 +72,30 @@ def _ms_since(started: float) -> float:
 
 
 class InternalTokenMiddleware:
-    """Rejects calls without the shared service token (401) when one is configured."""
+    """Rejects calls without the shared service token (401) when one is configured.
+
+    Without one, only calls that reached a loopback address are served: a server started
+    by other means than `build_app` knows (`uvicorn --host 0.0.0.0`) still takes no
+    X-User-ID from another machine.
+    """
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.token = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token is None or scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.token is None:
+            if _off_loopback(scope):
+                logger.warning(
+                    "refused a call to %s: INTERNAL_TOKEN is not set, so only calls on loopback"
+                    " are served",
+                    scope["server"][0],
+                )
+                await error_response(401, "Missing or invalid service token.")(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         presented = Headers(scope=scope).get(SERVICE_TOKEN_HEADER, "").encode()
@@ -86,6 +104,44 @@ class InternalTokenMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _off_loopback(scope: Scope) -> bool:
+    """Whether the call reached this server on an IP address other than loopback (a Unix
+    socket, or a test transport's host name, is not an IP address)."""
+    server = scope.get("server")
+    if not server:
+        return False
+    try:
+        ipaddress.ip_address(server[0])
+    except ValueError:
+        return False
+    return not is_loopback(server[0])
+
+
+class ResponseHeadersMiddleware:
+    """Adds `headers` to every HTTP answer that does not set them itself."""
+
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in self.headers if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class BodyTooLarge(ApiError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Mapping, Sequence
 
 import uvicorn
@@ -18,7 +20,7 @@ from shared.health import ReadinessCheck, health_routes
 from shared.logs import configure_logging
 from shared.metrics import with_metrics_listener
 from shared.middleware import BodyLimitMiddleware, InternalTokenMiddleware, RequestContextMiddleware
-from shared.settings import ServiceSettings, load_settings
+from shared.settings import ServiceSettings, is_loopback, load_settings
 from shared.tracing import UNTRACED_PATHS, configure_tracing
 
 VERSION = "0.1.0"
@@ -39,7 +41,15 @@ def build_app(
 
     `body_limits` maps path patterns to body limits other than `settings.max_body_bytes`;
     `errors` maps the service's domain errors to HTTP statuses (its one error table).
+    A service that checks the token exits when it has none and listens beyond loopback.
     """
+    if check_service_token and settings.token is None and not is_loopback(settings.host):
+        prefix = settings.model_config.get("env_prefix", "")
+        sys.exit(
+            f"{name}: INTERNAL_TOKEN is not set, so the service would act for any X-User-ID;"
+            f" that is allowed on loopback only, and it listens on {settings.host}"
+            f" ({prefix}HOST or --host). Set INTERNAL_TOKEN, the same for every service."
+        )
     configure_logging(name, settings.log_level, settings.log_json)
     middleware = []
     if configure_tracing(name):
@@ -85,6 +95,8 @@ def run_service(
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    # The app factory reads the settings again: they must name the host uvicorn binds.
+    os.environ[f"{settings_cls.model_config.get('env_prefix', '')}HOST"] = args.host
     uvicorn.run(
         f"services.{name}.app:create_app",
         factory=True,

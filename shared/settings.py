@@ -6,6 +6,8 @@ validated when the service starts, so a bad value stops it with a clear message.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import sys
 from typing import Literal, TypeVar
 
@@ -37,7 +39,8 @@ class ServiceSettings(BaseSettings):
     internal_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("INTERNAL_TOKEN")
     )
-    """Shared service-to-service token. When set, internal calls must carry it."""
+    """Shared service-to-service token. When set, internal calls must carry it; required by
+    a service that checks it and listens beyond loopback."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted, in bytes; larger ones get 413."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
@@ -48,6 +51,17 @@ class ServiceSettings(BaseSettings):
     def token(self) -> str | None:
         """The internal token as plain text, or None when not configured."""
         return self.internal_token.get_secret_value() if self.internal_token else None
+
+
+@functools.lru_cache(maxsize=64)
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an interface or an address) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -15,7 +15,7 @@ from services.gateway.book import Book
 from services.gateway.proxy import ChatUpstream, StreamClock, StreamTiming
 from services.gateway.ratelimit import Limiter
 from services.gateway.rewrite import Limits
-from services.gateway.routes import routes
+from services.gateway.routes import edge_headers, routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway, GatewayState
 from services.gateway.store_client import StoreClient
@@ -24,6 +24,7 @@ from shared.contracts.store import ENVELOPE_BYTES
 from shared.errors import ErrorTable
 from shared.http import UPSTREAM_ERRORS, ServiceHttp
 from shared.logs import REQUEST_ID_HEADER
+from shared.middleware import ResponseHeadersMiddleware
 from shared.service import build_app
 from shared.settings import load_settings
 
@@ -71,11 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
                 + ENVELOPE_BYTES,
             )
         )
-        limits = Limits(
-            max_query_chars=settings.max_query_chars,
-            attachment_max_bytes=settings.attachment_max_bytes,
-            attachment_mime_types=frozenset(m.lower() for m in settings.attachment_mime_types),
-        )
+        limits = Limits.from_settings(settings)
         gateway = Gateway(
             settings=settings,
             chat=chat,
@@ -108,6 +105,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     )
     if settings.auth == "dev":
         app.add_middleware(DevCookieMiddleware, settings=settings, signer=cookie_signer(settings))
+    app.add_middleware(ResponseHeadersMiddleware, headers=edge_headers(settings.frame_ancestors))
     # Added last, so outermost: error responses (401, 413, 429) carry CORS headers too.
     app.add_middleware(
         CORSMiddleware,

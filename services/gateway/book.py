@@ -23,7 +23,9 @@ from shared.contracts.gateway import BookChapter, BookLesson, BookPage, BookToc
 
 logger = logging.getLogger(__name__)
 
-_PAGE_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+PAGE_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+"""What a page id may be (`..` excluded apart); the web client checks ids with the same
+pattern (`PAGE_ID` in static/book.js)."""
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Book:
 
     def page(self, page: str) -> BookPage | None:
         """One lesson by document id (`NN-chapter/NN-lesson`), or None."""
-        if not _PAGE_ID.match(page) or ".." in page:
+        if not PAGE_ID.match(page) or ".." in page:
             return None
         files = self._files()
         pages = [p for p, _ in files]

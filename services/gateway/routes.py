@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from chatkit.types import Attachment
@@ -89,6 +90,29 @@ async def attachment_content(request: Request) -> Response:
 
 
 # -- web client ----------------------------------------------------------------
+
+
+def edge_headers(frame_ancestors: Sequence[str] = ()) -> dict[str, str]:
+    """Headers of every gateway answer that sets none of its own: the web client's policy
+    (its own scripts and styles only, no plugins, HTML only through the book's Trusted
+    Types policy, framed only by `frame_ancestors`), no MIME sniffing, no referrer to other
+    sites."""
+    ancestors = " ".join(frame_ancestors) or "'none'"
+    policy = [
+        "default-src 'self'",
+        "img-src 'self' https:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        f"frame-ancestors {ancestors}",
+        "require-trusted-types-for 'script'",
+        "trusted-types book",
+    ]
+    return {
+        "content-security-policy": "; ".join(policy),
+        "referrer-policy": "same-origin",
+        "x-content-type-options": "nosniff",
+    }
 
 
 async def index(request: Request) -> Response:

@@ -16,6 +16,7 @@ import pytest
 
 from services.gateway.settings import GatewaySettings
 from shared.contracts.store import StoreLimits
+from tests.abuse.refusals import QUICK_S, assert_refused, timed
 from tests.fault.conftest import StackFactory
 from tests.fault.gateway_user import Answer, GatewayUser, store_items, user_input
 from tests.support.stack import Stack
@@ -23,8 +24,6 @@ from tests.support.stack import Stack
 pytestmark = pytest.mark.abuse
 
 THREADS, ITEMS, RESERVED, ATTACHMENT_BYTES = 3, 12, 8, 100_000
-QUICK_S = 2.0
-"""A refusal must come well within this (the machine is shared and slow)."""
 LIMITS = StoreLimits()  # the defaults, which the stack keeps
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40_000
 
@@ -53,20 +52,6 @@ async def store(stack: Stack, user: GatewayUser) -> AsyncIterator[httpx.AsyncCli
     headers = {"x-user-id": user.user_id, "x-service-token": stack.token}
     async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers) as client:
         yield client
-
-
-def assert_refused(status: int, body: Any, expected: int, code: str, took: float) -> str:
-    assert status == expected, body
-    error = body["error"]
-    assert error["code"] == code and error["message"] and error["request_id"]
-    assert took < QUICK_S, f"the refusal took {took:.2f}s"
-    return str(error["message"])
-
-
-async def timed(call: Any) -> tuple[Any, float]:
-    started = time.monotonic()
-    result = await call
-    return result, time.monotonic() - started
 
 
 async def thread_ids(user: GatewayUser) -> list[str]:

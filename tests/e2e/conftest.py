@@ -7,6 +7,10 @@ store, retrieval, chat with the offline model, gateway, as processes).
 Browser tests need Playwright's Python package and a Chromium binary; without them
 they are skipped with the reason. Install (Debian): `apt-get install -y chromium` and
 `pip install playwright` (never `playwright install`: the system Chromium is used).
+
+Pages run under the gateway's Content-Security-Policy, and a test fails on any violation
+it reports. So `wait_for_function` takes a function: an expression string is `eval`ed
+there, which the policy refuses.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from tests.support.stack import Stack, platform
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
+  reportCspViolation(
+    `${e.effectiveDirective}: ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`,
+  ));"""
 TOKEN_DELAY_MS = 25
 """The offline model's pause per streamed token: answers take seconds, so they can be stopped."""
 
@@ -84,11 +92,20 @@ async def browser() -> AsyncIterator[Any]:
             await browser.close()
 
 
+async def watch_csp(context: Any) -> list[str]:
+    """The `securitypolicyviolation` events of every page of `context`, as they come."""
+    violations: list[str] = []
+    await context.expose_binding("reportCspViolation", lambda _, text: violations.append(text))
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    return violations
+
+
 @asynccontextmanager
 async def open_client(browser: Any, base_url: str) -> AsyncIterator[Any]:
     """A fresh browser context (a new anonymous user) on the web client; fails the test
-    on any JavaScript error the page raised."""
+    on any JavaScript error the page raised or any violation of its policy."""
     context = await browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 900})
+    violations = await watch_csp(context)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -99,6 +116,7 @@ async def open_client(browser: Any, base_url: str) -> AsyncIterator[Any]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -284,7 +284,7 @@ async def test_stop_keeps_the_partial_answer(stack_page: Any) -> None:
     page = stack_page
     await ask(page, "How do I stop an answer that is streaming?")
     await page.wait_for_function(
-        "document.querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
+        "() => document.querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
     )
     async with page.expect_event("requestfailed", is_chatkit_post) as aborted:
         await page.click("#stop")
@@ -353,7 +353,7 @@ async def test_threads_reopen_rename_delete(stack_page: Any) -> None:
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     second = page.locator(".thread-item", has_text="What are search scopes?")
     await second.locator("button.delete").click()
-    await page.wait_for_function("document.querySelectorAll('.thread-item').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('.thread-item').length === 1")
 
     await page.reload()  # both changes were saved
     await page.wait_for_selector("body.ready")

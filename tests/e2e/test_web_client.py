@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, watch_csp
 from tests.integration.gateway.upstream import CITED_ANCHOR, CITED_PAGE, CITED_TEXT, Control
 from tests.support.waiting import until
 
@@ -128,7 +129,7 @@ async def test_threads_reopen_rename_delete(page: Any, e2e_control: Control) -> 
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.locator(".thread-item", has_text="Second question").locator(".delete").click()
-    await page.wait_for_function("document.querySelectorAll('.thread-item').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('.thread-item').length === 1")
 
 
 async def test_highlight_passage_client_tool(page: Any, e2e_control: Control) -> None:
@@ -142,3 +143,140 @@ async def test_highlight_passage_client_tool(page: Any, e2e_control: Control) ->
     output = e2e_control.requests[-1]
     assert output["type"] == "threads.add_client_tool_output"
     assert output["params"]["result"]["highlighted"] is True
+
+
+# -- foreign script ------------------------------------------------------------------
+
+XSS_MARKER = "xss-ran"
+HOSTILE_LESSON = {
+    "lesson": {"page": "x/y", "title": "pwned", "chapter": 1, "lesson": "x"},
+    "html": (
+        '<img src="/static/none.png" onerror="document.title=\'pwned\';'
+        f"console.log('{XSS_MARKER}');alert(1)\">"
+        '<p id="from-attachment">Rendered from an attachment.</p>'
+    ),
+    "previous": None,
+    "next": None,
+}
+"""An uploaded text file shaped as the gateway's lesson JSON, with a script in its HTML."""
+
+UPLOAD = """async (text) => {
+  const form = new FormData();
+  form.append("file", new Blob([text], {type: "text/plain"}), "lesson.txt");
+  const response = await fetch("/attachments", {method: "POST", body: form});
+  return (await response.json()).id;
+}"""
+
+
+def crafted_link(attachment_id: str) -> str:
+    """A book link whose encoded `/`s lead from /api/book/ to the attachment's bytes."""
+    return f"/book/..%2F..%2Fattachments%2F{attachment_id}%2Fcontent"
+
+
+class ScriptWatch:
+    """What a foreign script would leave behind on the pages it watches."""
+
+    def __init__(self) -> None:
+        self.console: list[str] = []
+        self.dialogs: list[str] = []
+
+    def watch(self, page: Any) -> Any:
+        page.on("console", lambda message: self.console.append(message.text))
+        page.on("dialog", self._dialog)
+        return page
+
+    async def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    async def assert_nothing_ran(self, page: Any) -> None:
+        assert "pwned" not in await page.title()
+        assert XSS_MARKER not in self.console and not self.dialogs
+        assert await page.locator("#from-attachment").count() == 0
+
+
+async def test_a_crafted_book_link_renders_no_attachment(page: Any) -> None:
+    attachment_id = await page.evaluate(UPLOAD, json.dumps(HOSTILE_LESSON))
+    first_title = await page.title()
+    watch = ScriptWatch()
+    watch.watch(page)
+    await page.goto(crafted_link(attachment_id))
+    await page.wait_for_selector("body.ready")
+    await page.wait_for_selector("#book h1")  # the first lesson instead
+    assert await page.title() == first_title
+    await watch.assert_nothing_ran(page)
+    # Followed from inside the page (as a link in a lesson is), it opens nothing either.
+    followed = await page.evaluate(
+        "(href) => window.bookAssistant.book.follow(href)", crafted_link(attachment_id)
+    )
+    assert followed is False
+    await watch.assert_nothing_ran(page)
+
+
+async def test_a_crafted_citation_and_highlight_run_no_script(
+    page: Any, e2e_control: Control
+) -> None:
+    attachment_id = await page.evaluate(UPLOAD, json.dumps(HOSTILE_LESSON))
+    e2e_control.cited_url = crafted_link(attachment_id)
+    e2e_control.highlight_document_id = f"../../attachments/{attachment_id}/content"
+    watch = ScriptWatch()
+    watch.watch(page)
+    await ask(page, "Please highlight where this is explained")
+    await until(
+        lambda: e2e_control.requests[-1]["type"] == "threads.add_client_tool_output",
+        what="the client tool's output",
+    )
+    assert e2e_control.requests[-1]["params"]["result"]["highlighted"] is False
+    await watch.assert_nothing_ran(page)
+    # The citation is not a page of the book: it opens in a tab of its own, which shows the
+    # book's first lesson and nothing of the attachment.
+    async with page.context.expect_page() as opened:
+        await page.locator(f"{ASSISTANT} .text a.cite").first.click()
+    tab = watch.watch(await opened.value)
+    await tab.wait_for_selector("body.ready")
+    await tab.wait_for_selector("#book h1")
+    await watch.assert_nothing_ran(tab)
+    await watch.assert_nothing_ran(page)
+
+
+SAFE_HREFS = """async () => {
+  const { appendMarkdown, safeHref } = await import("/static/markdown.js");
+  const hrefs = ["//evil.example/x", "/\\\\evil.example/x", " //evil.example",
+    "javascript:alert(1)", "data:text/html,x", "/book/a/b#c", "https://example.com/a",
+    "HTTP://example.com/"];
+  const box = document.createElement("div");
+  appendMarkdown(box, "[other site](//evil.example/x)");
+  return { safe: hrefs.filter((href) => safeHref(href)), links: box.querySelectorAll("a").length };
+}"""
+
+
+async def test_markdown_links_stay_on_http_and_this_site(page: Any) -> None:
+    checked = await page.evaluate(SAFE_HREFS)
+    assert checked == {
+        "safe": ["/book/a/b#c", "https://example.com/a", "HTTP://example.com/"],
+        "links": 0,
+    }
+
+
+async def test_a_violation_of_the_policy_is_seen(browser: Any, stack_url: str) -> None:
+    """The CSP watch every test relies on does report what the policy blocks."""
+    context = await browser.new_context(base_url=stack_url)
+    try:
+        violations = await watch_csp(context)
+        page = await context.new_page()
+        response = await page.goto("/")
+        assert "trusted-types book" in response.headers["content-security-policy"]
+        await page.wait_for_selector("body.ready")
+        await page.evaluate(
+            """() => {
+              const img = document.createElement("img");
+              img.src = "http://127.0.0.1:9/not-https.png";
+              document.body.append(img);
+            }"""
+        )
+        await until(lambda: violations, what="the img-src violation")
+        assert violations[0].startswith("img-src: http://127.0.0.1:9/not-https.png")
+        with pytest.raises(Exception, match="TrustedHTML"):
+            await page.evaluate("() => { document.body.innerHTML = '<b>not the book</b>'; }")
+    finally:
+        await context.close()

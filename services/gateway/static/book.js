@@ -2,6 +2,13 @@
 // `page_context` in step with the reader, selections, and passage highlighting.
 
 const MAX_SELECTION = 4000;
+// The gateway's rule for a page id (PAGE_ID in services/gateway/book.py; a test keeps them equal).
+const PAGE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+// The web client's one HTML sink takes lessons the gateway rendered, through this policy
+// (its CSP allows no other: `require-trusted-types-for 'script'; trusted-types book`).
+const lessonHtml = window.trustedTypes?.createPolicy("book", { createHTML: (html) => html }) ?? {
+  createHTML: (html) => html,
+};
 
 export class BookView {
   constructor({ toc, article, prev, next, where }) {
@@ -37,8 +44,8 @@ export class BookView {
   }
 
   async start() {
-    const response = await fetch("/api/book");
-    const toc = await response.json();
+    const toc = await bookJson("/api/book");
+    if (!toc) throw new Error("the table of contents did not load");
     this.pages = toc.chapters.flatMap((c) => c.lessons.map((l) => l.page));
     this.tocEl.replaceChildren(...toc.chapters.map((chapter) => {
       const section = document.createElement("section");
@@ -65,15 +72,17 @@ export class BookView {
     if (first) await this.open(first, { push: false, anchor: location.hash.slice(1) });
   }
 
-  /** Open a lesson by document id; optionally scroll to an anchor. */
+  /** Open a lesson by document id (one of the table of contents); optionally scroll to an
+   * anchor. False if there is no such lesson. */
   async open(page, { push = true, anchor = "" } = {}) {
-    if (!page) return false;
+    page = pageId(page);
+    if (!page || !this.pages?.includes(page)) return false;
     if (this.current?.page !== page) {
-      const response = await fetch(`/api/book/${page}`);
-      if (!response.ok) return false;
-      const data = await response.json();
+      const data = await bookJson(`/api/book/${page.split("/").map(encodeURIComponent).join("/")}`);
+      if (data?.lesson?.page !== page || typeof data.html !== "string") return false;
       this.current = data.lesson;
-      this.article.innerHTML = data.html; // rendered server-side from the book, raw HTML off
+      // Rendered by the gateway from the book, raw HTML off.
+      this.article.innerHTML = lessonHtml.createHTML(data.html);
       this.article.dataset.page = page;
       this.#pager(this.prevEl, data.previous, "← ");
       this.#pager(this.nextEl, data.next, "");
@@ -107,7 +116,8 @@ export class BookView {
 
   /** Scroll to and highlight a passage: by its text, else by the anchor of its URL. */
   async highlight({ url, document_id: documentId, text }) {
-    const target = url ? new URL(url, location.href) : null;
+    let target = url ? new URL(url, location.href) : null;
+    if (target?.origin !== location.origin) target = null;
     const page = documentId || (target && pageFromPath(target.pathname));
     if (!page || !(await this.open(page))) return { highlighted: false, reason: "page not found" };
     for (const old of this.article.querySelectorAll("mark.passage")) old.replaceWith(...old.childNodes);
@@ -155,9 +165,39 @@ export class BookView {
   }
 }
 
+/** `value` (a document id, `.md` allowed) if it can name a page of the book, else null. */
+function pageId(value) {
+  if (typeof value !== "string") return null;
+  const page = value.replace(/\.md$/, "");
+  return PAGE_ID.test(page) && !page.includes("..") ? page : null;
+}
+
+/** The page of a `/book/<chapter>/<lesson>` path, or null. Each segment is decoded alone,
+ * so an encoded `/` (`%2F`) cannot add a segment. */
 function pageFromPath(path) {
-  const match = /^\/book\/(.+)$/.exec(path);
-  return match ? decodeURIComponent(match[1]).replace(/\.md$/, "") : null;
+  const match = /^\/book\/([^/]+)\/([^/]+)$/.exec(path);
+  if (!match) return null;
+  try {
+    return pageId(`${decodeURIComponent(match[1])}/${decodeURIComponent(match[2])}`);
+  } catch {
+    return null; // a malformed escape
+  }
+}
+
+/** The gateway's JSON answer at `path` (under `/api/book`), or null: anything else, a
+ * redirect included, is not a lesson. */
+async function bookJson(path) {
+  let response;
+  try {
+    response = await fetch(path, { redirect: "error", headers: { accept: "application/json" } });
+  } catch {
+    return null;
+  }
+  const type = response.headers.get("content-type") || "";
+  if (!response.ok || new URL(response.url).pathname !== path || !/^application\/json\b/i.test(type)) {
+    return null;
+  }
+  return response.json();
 }
 
 function flash(element) {

@@ -4,7 +4,7 @@
 
 import { ApiError, call, stream, userInput } from "./api.js";
 import { icon, iconButton } from "./icons.js";
-import { appendMarkdown } from "./markdown.js";
+import { appendMarkdown, safeHref } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
 import { renderWidget } from "./widgets.js";
 
@@ -426,8 +426,7 @@ function toolLabel(item) {
 }
 
 function sourceHref(source) {
-  if (source.type === "url" && /^(\/|https?:)/.test(source.url || "")) return source.url;
-  return null;
+  return source.type === "url" ? safeHref(source.url) : null;
 }
 
 function citation(source, label) {

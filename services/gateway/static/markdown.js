@@ -28,7 +28,7 @@ function appendLine(parent, line) {
     } else if (em !== undefined) {
       el = document.createElement("em");
       el.textContent = em;
-    } else if (/^(\/|https?:)/.test(href)) {
+    } else if (safeHref(href)) {
       el = document.createElement("a");
       el.href = href;
       el.textContent = label;
@@ -39,6 +39,23 @@ function appendLine(parent, line) {
     cursor = match.index + match[0].length;
   }
   if (cursor < line.length) parent.append(line.slice(cursor));
+}
+
+/**
+ * `href` if it is an http(s) URL or a path on this site, else null. Relative forms are
+ * judged by where they resolve: `//host` and `/\host` are other sites.
+ */
+export function safeHref(href) {
+  if (typeof href !== "string") return null;
+  let url;
+  try {
+    url = new URL(href, location.href);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return null;
+  if (!/^https?:\/\//i.test(href) && url.origin !== location.origin) return null;
+  return href;
 }
 
 /** Markdown reduced to plain text (for places that show text only). */

@@ -3,7 +3,7 @@
 // Unknown components render as a box of their children, so new ones degrade gracefully.
 
 import { icon } from "./icons.js";
-import { appendMarkdown } from "./markdown.js";
+import { appendMarkdown, safeHref } from "./markdown.js";
 
 const TEXT_TAGS = { Title: "h4", Text: "p", Caption: "small", Label: "span", Badge: "span" };
 const LAYOUTS = { Card: "div", Row: "div", Col: "div", Box: "div", Form: "div", ListView: "ul", ListViewItem: "li" };
@@ -28,7 +28,8 @@ export function renderWidget(node, ctx) {
     if (!(el instanceof Element)) return el;
   } else if (type === "Image") {
     el = document.createElement("img");
-    if (/^(\/|https:)/.test(node.src || "")) el.src = node.src;
+    const src = safeHref(node.src);
+    if (src && !/^http:/i.test(src)) el.src = src; // https, or a path on this site
     el.alt = node.alt || "";
   } else if (type === "Divider") {
     el = document.createElement("hr");

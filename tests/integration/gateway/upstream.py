@@ -76,6 +76,10 @@ class Control:
     """Pause before each delta."""
     header_delay_s: float = 0.0
     """Pause before answering at all (to test a disconnect before the first byte)."""
+    cited_url: str = CITED_URL
+    """The URL of the answer's citation."""
+    highlight_document_id: str = CITED_PAGE
+    """The `document_id` a `highlight_passage` call names."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every request body received, parsed, with `_user` and `_headers` added."""
     deltas_sent: int = 0
@@ -89,6 +93,7 @@ class Control:
 
     def reset(self) -> None:
         self.deltas, self.interval_s, self.header_delay_s = 5, 0.0, 0.0
+        self.cited_url, self.highlight_document_id = CITED_URL, CITED_PAGE
         self.requests.clear()
         self.deltas_sent = 0
         self.cancelled_at = self.saved_partial = self.gone_before_headers_at = None
@@ -154,7 +159,7 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
             c.cancelled_at = time.monotonic()
             raise
         annotation = Annotation(
-            source=URLSource(url=CITED_URL, title="Page context and selected text"),
+            source=URLSource(url=c.cited_url, title="Page context and selected text"),
             index=len(text),
         )
         yield ThreadItemUpdatedEvent(
@@ -201,7 +206,7 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
                     name="highlight_passage",
                     arguments={
                         "passage": 1,
-                        "document_id": CITED_PAGE,
+                        "document_id": c.highlight_document_id,
                         "url": CITED_URL,
                         "text": CITED_TEXT,
                     },

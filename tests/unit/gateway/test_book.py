@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from services.gateway.book import Book
+import re
+
+from services.gateway.book import PAGE_ID, Book
+from services.gateway.routes import STATIC
 from services.gateway.settings import ROOT
 
 PAGE = "02-asking-the-assistant/01-page-context-and-selection"
@@ -23,3 +26,10 @@ def test_page_ids_outside_the_book_are_refused() -> None:
     book = Book(ROOT / "docs" / "book")
     assert book.page("../../etc/passwd") is None and book.page("nope/nope") is None
     assert book.page(f"{PAGE}/../../../etc/passwd") is None
+
+
+def test_the_web_client_checks_page_ids_with_the_gateways_rule() -> None:
+    source = (STATIC / "book.js").read_text()
+    match = re.search(r"^const PAGE_ID = /(.+)/;$", source, re.MULTILINE)
+    assert match, "book.js has no PAGE_ID"
+    assert match[1].replace("\\/", "/") == PAGE_ID.pattern
