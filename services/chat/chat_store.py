@@ -16,13 +16,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from chatkit.store import Store, StoreItemType
+from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, WidgetItem
+
+from services.chat.errors import ChatError
+from shared.contracts.common import is_id
+from shared.contracts.store import MAX_OWNED_IDS, Owned, OwnershipQuery, ThreadItemIds
 
 if TYPE_CHECKING:
     from services.chat.context import RequestContext
+
+
+def distinct_ids(ids: list[str], what: str) -> list[str]:
+    """`ids` without repeats, for one ownership query (400 past `MAX_OWNED_IDS`: the gateway
+    caps its requests well below it)."""
+    distinct = list(dict.fromkeys(ids))
+    if len(distinct) > MAX_OWNED_IDS:
+        raise ChatError(f"At most {MAX_OWNED_IDS} {what} are accepted in one request.")
+    return distinct
+
+
+@runtime_checkable
+class OwnershipStore(Protocol):
+    """A store that answers the store service's ownership query in one call."""
+
+    async def owned(self, query: OwnershipQuery, context: Any) -> Owned: ...
 
 
 class StoreSession:
@@ -167,6 +187,63 @@ class ChatStore(Store["RequestContext"]):
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         await context.session.drain()
         return await self.inner.load_attachment(attachment_id, context)
+
+    # -- ownership: one call ----------------------------------------------------------
+
+    async def missing_attachment(
+        self, attachment_ids: list[str], context: RequestContext
+    ) -> str | None:
+        """The first of `attachment_ids` the user does not have, if any (one store call)."""
+        asked = [i for i in attachment_ids if is_id(i)]
+        owned: set[str] = set()
+        if asked:
+            query = OwnershipQuery(attachment_ids=asked)
+            owned.update((await self.owned(query, context)).attachment_ids)
+        return next((i for i in attachment_ids if i not in owned), None)
+
+    async def missing_item(
+        self, thread_id: str, item_ids: list[str], context: RequestContext
+    ) -> str | None:
+        """The first of `item_ids` not in the user's thread `thread_id`, if any (one call)."""
+        asked = [i for i in item_ids if is_id(i)]
+        owned: set[str] = set()
+        if asked and is_id(thread_id):
+            query = OwnershipQuery(items=ThreadItemIds(thread_id=thread_id, item_ids=asked))
+            owned.update((await self.owned(query, context)).item_ids)
+        return next((i for i in item_ids if i not in owned), None)
+
+    async def owned(self, query: OwnershipQuery, context: RequestContext) -> Owned:
+        """Which of the ids in `query` the user has: in one call when the inner store
+        answers the ownership query (the service's does), else a load per id."""
+        await context.session.drain()
+        if isinstance(self.inner, OwnershipStore):
+            return await self.inner.owned(query, context)
+        items = query.items
+        return Owned(
+            thread_ids=[
+                i for i in query.thread_ids if await _found(self.inner.load_thread(i, context))
+            ],
+            attachment_ids=[
+                i
+                for i in query.attachment_ids
+                if await _found(self.inner.load_attachment(i, context))
+            ],
+            item_ids=[]
+            if items is None
+            else [
+                i
+                for i in items.item_ids
+                if await _found(self.inner.load_item(items.thread_id, i, context))
+            ],
+        )
+
+
+async def _found(load: Awaitable[object]) -> bool:
+    try:
+        await load
+    except NotFoundError:
+        return False
+    return True
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

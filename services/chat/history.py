@@ -2,39 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from chatkit.agents import ThreadItemConverter
 from chatkit.store import Store
-from chatkit.types import (
-    AssistantMessageItem,
-    ClientToolCallItem,
-    HiddenContextItem,
-    SDKHiddenContextItem,
-    ThreadItem,
-    UserMessageItem,
-    WidgetItem,
-)
+from chatkit.types import ThreadItem, UserMessageItem
 
 from services.chat.context import RequestContext
+from services.chat.converter import BookThreadItemConverter
 
 CHARS_PER_TOKEN = 4
+ITEM_TOKENS = 4
+"""What one item costs beyond its text (role and part markers)."""
 PAGE = 50
 
 
-def approx_tokens(item: ThreadItem) -> int:
-    """A rough token count of what the converter will send for `item`."""
-    if isinstance(item, UserMessageItem):
-        chars = sum(len(getattr(part, "text", "")) for part in item.content)
-        chars += len(item.quoted_text or "") + 200 * len(item.attachments)
-    elif isinstance(item, AssistantMessageItem):
-        chars = sum(len(part.text) for part in item.content)
-    elif isinstance(item, WidgetItem):
-        chars = len(item.copy_text or "") or 400
-    elif isinstance(item, ClientToolCallItem):
-        chars = len(str(item.arguments)) + len(str(item.output))
-    elif isinstance(item, HiddenContextItem | SDKHiddenContextItem):
-        chars = len(str(item.content))
-    else:
-        chars = 100
-    return chars // CHARS_PER_TOKEN + 4
+async def input_tokens(item: ThreadItem, converter: ThreadItemConverter) -> int:
+    """A rough token count of what `converter` sends the model for `item`: every string of
+    its converted input (text, tag data, widget JSON, tool arguments and outputs...)."""
+    return _chars(await converter.to_agent_input(item)) // CHARS_PER_TOKEN + ITEM_TOKENS
+
+
+def _chars(value: object) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_chars(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_chars(v) for v in value)
+    return 1
 
 
 async def load_history(
@@ -59,21 +55,27 @@ async def load_history(
             complete = True
             break
         after = page.data[-1].id
-    return select_history(newest_first, complete, max_items, max_tokens), complete
+    return await select_history(newest_first, complete, max_items, max_tokens), complete
 
 
-def select_history(
-    newest_first: list[ThreadItem], complete: bool, max_items: int, max_tokens: int
+async def select_history(
+    newest_first: Sequence[ThreadItem],
+    complete: bool,
+    max_items: int,
+    max_tokens: int,
+    converter: ThreadItemConverter | None = None,
 ) -> list[ThreadItem]:
-    """Oldest-first window of the newest items within `max_items` and `max_tokens`.
+    """Oldest-first window of the newest items within `max_items` and `max_tokens`, their
+    tokens counted on what `converter` (the service's by default) sends for them.
 
     The newest item always fits. A cut window starts at a user message when it can, so
     the model never sees an answer without its question.
     """
+    converter = converter or BookThreadItemConverter()
     window: list[ThreadItem] = []
     tokens = 0
     for item in newest_first[:max_items]:
-        cost = approx_tokens(item)
+        cost = await input_tokens(item, converter)
         if window and tokens + cost > max_tokens:
             break
         window.append(item)

@@ -5,6 +5,7 @@ single-process benchmark baseline (`bench/monolith`) and unit tests that need a
 store without PostgreSQL. Same contract as `HttpStore` (`tests/contract/test_chat_to_store.py`
 runs on both): items keep their insertion order, `save_item` replaces in place, another
 user's data is not found, and the items of a thread the user does not have are an empty page.
+It answers the store's ownership query (`owned`) as the store service does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
 
 from services.chat.store_client import user_id_of
+from shared.contracts.store import Owned, OwnershipQuery
 
 
 class MemoryStore(Store[Any]):
@@ -85,6 +87,20 @@ class MemoryStore(Store[Any]):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         self.items.get((user_id_of(context), thread_id), {}).pop(item_id, None)
+
+    async def owned(self, query: OwnershipQuery, context: Any) -> Owned:
+        user = user_id_of(context)
+        items: list[str] = []
+        if query.items is not None:
+            mine = self.items.get((user, query.items.thread_id), {})
+            items = [i for i in dict.fromkeys(query.items.item_ids) if i in mine]
+        return Owned(
+            thread_ids=[t for t in dict.fromkeys(query.thread_ids) if (user, t) in self.threads],
+            attachment_ids=[
+                a for a in dict.fromkeys(query.attachment_ids) if (user, a) in self.attachments
+            ],
+            item_ids=items,
+        )
 
     async def save_attachment(self, attachment: Attachment, context: Any) -> None:
         self.attachments[(user_id_of(context), attachment.id)] = attachment.model_copy(deep=True)

@@ -9,11 +9,12 @@ ends it with a ChatKit `error` event instead.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import replace
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from chatkit.store import NotFoundError
 from chatkit.types import (
@@ -22,6 +23,7 @@ from chatkit.types import (
     InputTranscribeReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsRetryAfterItemReq,
     is_streaming_req,
 )
 from pydantic import TypeAdapter, ValidationError
@@ -49,6 +51,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MAX_IDEMPOTENCY_KEY = 255
 REQUEST_ERRORS = (NotFoundError, ChatError)
 """Errors of the request itself: raised before a stream starts, they are its answer."""
+CLIENT_GONE = 499
+"""The status (nginx's "client closed request") recorded for an answer nobody waited for."""
+T = TypeVar("T")
 
 
 class ChatState(TypedDict):
@@ -69,8 +74,12 @@ async def chatkit(request: Request[ChatState]) -> Response:
     )
     if not is_streaming_req(parsed):
         _check_audio(parsed)
-        answer = await sdk.answer(server, parsed, context)
+        answer = await _while_connected(request.receive, sdk.answer(server, parsed, context))
+        if answer is None:
+            return Response(status_code=CLIENT_GONE)
         return Response(answer, media_type="application/json")
+    if isinstance(parsed, ThreadsRetryAfterItemReq):
+        await server.check_retry(parsed.params, context)
     if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
         message = parsed.params.input
         if context.selected_text and message.quoted_text is None:
@@ -145,6 +154,32 @@ def _error_frame(exc: Exception) -> bytes:
     retry = not isinstance(exc, (*REQUEST_ERRORS, UpstreamRefused))
     event = ErrorEvent(code="stream.error", allow_retry=retry)
     return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+
+# -- a JSON answer ---------------------------------------------------------------------
+
+
+async def _while_connected(receive: Receive, work: Awaitable[T]) -> T | None:
+    """`work`'s result; or None, with `work` cancelled, once the client has gone away
+    (uvicorn does not cancel a handler whose client left: its store calls would run on)."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    await asyncio.wait((task,))  # its cancellation has run
+    return None
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Returns when the client disconnects (the body has been read: nothing else comes)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 # -- parsing ---------------------------------------------------------------------------

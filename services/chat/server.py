@@ -23,6 +23,7 @@ from chatkit.types import (
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadRetryAfterItemParams,
     ThreadStreamEvent,
     UserMessageItem,
     UserMessageTextContent,
@@ -33,10 +34,11 @@ from pydantic import ValidationError
 from services.chat.agent import build_agent
 from services.chat.attachments import GatewayAttachmentStore
 from services.chat.cancellation import finish_shielded
-from services.chat.chat_store import ChatStore
+from services.chat.chat_store import ChatStore, distinct_ids
 from services.chat.citations import annotate
 from services.chat.context import BookAgentContext, RequestContext, SearchBackend
 from services.chat.converter import BookThreadItemConverter
+from services.chat.errors import Refused
 from services.chat.history import load_history, select_history
 from services.chat.models.ids import remap_item_ids
 from services.chat.models.providers import ModelChoice
@@ -79,6 +81,8 @@ def title_from(message: UserMessageItem) -> str | None:
 
 class BookChatServer(ChatKitServer[RequestContext]):
     """Answers with the book assistant; keeps everything in the store given."""
+
+    store: ChatStore
 
     def __init__(
         self,
@@ -180,7 +184,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
                 # Read while the SDK saved `message`: it may or may not be on the page.
                 newest = [message, *(item for item in page.data if item.id != message.id)]
                 complete = not page.has_more
-                return select_history(newest, complete, *limits), complete
+                return await select_history(newest, complete, *limits), complete
         return await load_history(
             self.store, thread.id, context, max_items=limits[0], max_tokens=limits[1]
         )
@@ -310,6 +314,18 @@ class BookChatServer(ChatKitServer[RequestContext]):
         ):
             yield event
 
+    # -- retry ---------------------------------------------------------------------
+
+    async def check_retry(
+        self, params: ThreadRetryAfterItemParams, context: RequestContext
+    ) -> None:
+        """A retry names a user message of its thread: 404 for an unknown item after one
+        lookup (the SDK would page through the whole thread looking for it), 400 for an
+        item that is not a user message."""
+        item = await self.store.load_item(params.thread_id, params.item_id, context)
+        if not isinstance(item, UserMessageItem):
+            raise Refused(f"Item {params.item_id} is not a user message.")
+
     # -- feedback ----------------------------------------------------------------
 
     async def add_feedback(
@@ -320,10 +336,12 @@ class BookChatServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> None:
         """Record feedback on items of a thread in the thread's metadata (404 for an
-        unknown thread or item)."""
+        unknown thread or item, the items checked in one store call)."""
+        item_ids = distinct_ids(item_ids, "item ids")
         thread = await self.store.load_thread(thread_id, context=context)
-        for item_id in item_ids:
-            await self.store.load_item(thread_id, item_id, context=context)
+        missing = await self.store.missing_item(thread_id, item_ids, context)
+        if missing is not None:
+            raise NotFoundError(f"Item {missing} not found in thread {thread_id}.")
         recorded = dict(thread.metadata.get(FEEDBACK) or {})
         recorded.update(dict.fromkeys(item_ids, feedback))
         thread.metadata[FEEDBACK] = recorded

@@ -21,7 +21,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.chat.errors import QuotaExceeded, RecordTooLarge
 from shared.contracts.common import USER_ID_HEADER
-from shared.contracts.store import MAX_PAGE_SIZE, AttachmentBody, ItemBody, ThreadBody
+from shared.contracts.store import (
+    MAX_PAGE_SIZE,
+    AttachmentBody,
+    ItemBody,
+    Owned,
+    OwnershipQuery,
+    ThreadBody,
+)
 from shared.http import Answer, NotASegment, ServiceHttp, UpstreamUnavailable, segment
 
 T = TypeVar("T")
@@ -30,6 +37,7 @@ _item: TypeAdapter[ItemBody] = TypeAdapter(ItemBody)
 _attachment: TypeAdapter[AttachmentBody] = TypeAdapter(AttachmentBody)
 _thread_page: TypeAdapter[Page[ThreadMetadata]] = TypeAdapter(Page[ThreadMetadata])
 _item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
+_owned: TypeAdapter[Owned] = TypeAdapter(Owned)
 
 
 def user_id_of(context: Any) -> str:
@@ -136,6 +144,13 @@ class HttpStore(Store[Any]):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         await self._call("DELETE", f"/v1/threads/{_seg(thread_id)}/items/{_seg(item_id)}", context)
+
+    # -- ownership -----------------------------------------------------------
+
+    async def owned(self, query: OwnershipQuery, context: Any) -> Owned:
+        """Which of the ids in `query` the user has, in one call."""
+        body = query.model_dump_json().encode()
+        return _read(_owned, await self._call("POST", "/v1/owned", context, body=body))
 
     # -- attachments ---------------------------------------------------------
 

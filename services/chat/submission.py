@@ -31,6 +31,7 @@ from chatkit.types import (
 )
 
 from services.chat import sdk
+from services.chat.chat_store import distinct_ids
 from shared.http import UpstreamRefused
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ class Submission:
             request.params.thread_id if isinstance(request, ThreadsAddUserMessageReq) else None
         )
         keyed = keyed_ids(user_id, key, thread_id) if key else None
-        return cls(thread_id, request.params.input.attachments, keyed)
+        attachments = distinct_ids(request.params.input.attachments, "attachments")
+        request.params.input.attachments = attachments  # the SDK loads each once
+        return cls(thread_id, attachments, keyed)
 
     @property
     def new_thread(self) -> bool:
@@ -109,9 +112,11 @@ class Submission:
         """The SSE frames answering the submission: the SDK's, or the record's when a
         submission with the same key came first. Unknown attachments raise
         `NotFoundError` before anything is saved (`threads.create` saves its thread
-        before the SDK loads them)."""
-        for attachment_id in self.attachment_ids:
-            await server.store.load_attachment(attachment_id, context)
+        before the SDK loads them), found in one store call."""
+        if self.attachment_ids:
+            missing = await server.store.missing_attachment(list(self.attachment_ids), context)
+            if missing is not None:
+                raise NotFoundError(f"Attachment {missing} not found.")
         earlier = await self._recorded(server.store, context)
         if earlier is not None:
             async for frame in self._replay(server, earlier, context, with_thread=True):

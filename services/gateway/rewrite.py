@@ -2,6 +2,10 @@
 
 Everything here is pure (no I/O): parse, validate against the SDK's own models,
 apply the gateway's limits and attach the reader's context to `metadata`.
+
+A limit on how many of something a request names (content parts, attachment ids, item
+ids) answers 422 above it; a limit on how large something is (text, a field, a
+serialized message, a title, `metadata`) answers 413. Repeated ids are forwarded once.
 """
 
 from __future__ import annotations
@@ -11,16 +15,25 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 from urllib.parse import unquote
 
+import pydantic_core
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
     InferenceOptions,
+    ItemsFeedbackReq,
     NonStreamingReq,
     StreamingReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    ThreadsUpdateReq,
     UserMessageInput,
+    UserMessageTagContent,
     UserMessageTextContent,
     is_streaming_req,
 )
@@ -28,8 +41,9 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import Headers
 
 from services.gateway.errors import ContractMismatch, MalformedRequest, TooLarge, UnsupportedMedia
+from services.gateway.settings import GatewaySettings
 from shared.contracts.chat import MAX_SELECTED_TEXT, ReaderContext
-from shared.contracts.common import PageContext
+from shared.contracts.common import MAX_ID_LENGTH, PageContext
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER, SimplePayload
 from shared.errors import validation_details
 
@@ -39,13 +53,37 @@ KNOWN_TYPES = sorted(
 )
 
 
+MAX_NAME_CHARS = 255
+"""Longest attachment file name (the usual file system limit) and MIME type."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """The edge limits applied to what a user sends."""
+    """The edge limits applied to what a user sends (each is a `GatewaySettings` field)."""
 
     max_query_chars: int
     attachment_max_bytes: int
     attachment_mime_types: frozenset[str]
+    max_message_parts: int
+    max_message_bytes: int
+    max_attachments: int
+    max_feedback_items: int
+    max_title_chars: int
+    max_metadata_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> Limits:
+        return cls(
+            max_query_chars=settings.max_query_chars,
+            attachment_max_bytes=settings.attachment_max_bytes,
+            attachment_mime_types=frozenset(m.lower() for m in settings.attachment_mime_types),
+            max_message_parts=settings.max_message_parts,
+            max_message_bytes=settings.max_message_bytes,
+            max_attachments=settings.max_attachments_per_message,
+            max_feedback_items=settings.max_feedback_items,
+            max_title_chars=settings.max_title_chars,
+            max_metadata_bytes=settings.max_metadata_bytes,
+        )
 
 
 @dataclass
@@ -56,6 +94,8 @@ class Forward:
     streaming: bool
     thread_ids: list[str] = field(default_factory=list)
     attachment_ids: list[str] = field(default_factory=list)
+    item_ids: list[str] = field(default_factory=list)
+    """Items of the request's thread (`thread_ids[0]`)."""
 
     def body(self) -> bytes:
         """The request as the chat service will parse it."""
@@ -64,15 +104,14 @@ class Forward:
 
 def simple_to_chatkit(payload: SimplePayload, limits: Limits) -> Forward:
     """`threads.create` (no thread id) or `threads.add_user_message` for a simple payload."""
-    _check_text(payload.query, limits)
     selected = (payload.context.selected_text or "").strip() or None
-    _check_selected(selected)
     message = UserMessageInput(
         content=[UserMessageTextContent(text=payload.query)],
         attachments=[],
         quoted_text=selected,
         inference_options=InferenceOptions(),
     )
+    check_message(message, limits)
     metadata = reader_metadata(payload.context.page_context, selected)
     request: ThreadsCreateReq | ThreadsAddUserMessageReq
     if payload.thread_id is None:
@@ -110,6 +149,7 @@ def parse_native(raw: bytes, headers: Headers, limits: Limits) -> Forward:
         raise ContractMismatch(
             "The ChatKit request does not match the protocol.", details=validation_details(exc)
         ) from None
+    _check_bytes(request.metadata, limits.max_metadata_bytes, "metadata")
     forward = Forward(request, streaming=is_streaming_req(request))
     params = getattr(request, "params", None)
     thread_id = getattr(params, "thread_id", None)
@@ -117,21 +157,75 @@ def parse_native(raw: bytes, headers: Headers, limits: Limits) -> Forward:
         forward.thread_ids.append(thread_id)
     message = getattr(params, "input", None)
     if isinstance(message, UserMessageInput):
-        for part in message.content:
-            _check_text(part.text, limits)
-        _check_selected(message.quoted_text)
+        check_message(message, limits)
+        message.attachments = _distinct(message.attachments)
         forward.attachment_ids.extend(message.attachments)
-    if isinstance(request, AttachmentsDeleteReq):
-        forward.attachment_ids.append(request.params.attachment_id)
-    if isinstance(request, AttachmentsCreateReq):
-        check_attachment(request.params.mime_type, request.params.size, limits)
+    _check_params(request, forward, limits)
     if forward.streaming:
         _merge_reader_context(request, headers)
     return forward
 
 
+def check_message(message: UserMessageInput, limits: Limits) -> None:
+    """A user message within the limits: how many parts and attachments (422), its text
+    and quoted text, each field, and its serialized size (413)."""
+    _check_count(len(message.content), limits.max_message_parts, "content parts in a message")
+    _check_count(len(message.attachments), limits.max_attachments, "attachments in a message")
+    chars = 0
+    for part in message.content:
+        chars += len(part.text)
+        if isinstance(part, UserMessageTagContent):
+            _check_field(part.id, "A tag's id")
+            _check_field(part.group, "A tag's group")
+    if chars > limits.max_query_chars:
+        raise TooLarge(f"The question is longer than {limits.max_query_chars} characters.")
+    _check_selected(message.quoted_text)
+    options = message.inference_options
+    _check_field(options.model, "inference_options.model")
+    _check_field(options.tool_choice.id if options.tool_choice else None, "The tool choice")
+    _check_bytes(message, limits.max_message_bytes, "The message")
+
+
+def _check_params(request: Any, forward: Forward, limits: Limits) -> None:
+    """The bounds of the other requests' parameters; the item ids to check."""
+    params = request.params
+    match request:
+        case ItemsFeedbackReq():
+            count = len(params.item_ids)
+            _check_count(count, limits.max_feedback_items, "item ids in a feedback request")
+            params.item_ids = _distinct(params.item_ids)
+            forward.item_ids.extend(params.item_ids)
+        case ThreadsRetryAfterItemReq():
+            forward.item_ids.append(params.item_id)
+        case ThreadsAddStructuredInputReq():
+            _check_bytes(params.input, limits.max_message_bytes, "The structured input")
+            forward.item_ids.append(params.item_id)
+        case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
+            _check_bytes(params.action, limits.max_message_bytes, "The action")
+            if params.item_id is not None:
+                forward.item_ids.append(params.item_id)
+        case ThreadsAddClientToolOutputReq():
+            _check_bytes(params.result, limits.max_message_bytes, "The client tool's result")
+        case ThreadsUpdateReq():
+            if len(params.title) > limits.max_title_chars:
+                raise TooLarge(f"Titles are limited to {limits.max_title_chars} characters.")
+        case AttachmentsDeleteReq():
+            forward.attachment_ids.append(params.attachment_id)
+        case AttachmentsCreateReq():
+            check_name(params.name)
+            check_attachment(params.mime_type, params.size, limits)
+
+
+def check_name(name: str | None) -> None:
+    """413 for an attachment file name longer than `MAX_NAME_CHARS`."""
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        raise TooLarge(f"File names are limited to {MAX_NAME_CHARS} characters.")
+
+
 def check_attachment(mime_type: str, size: int | None, limits: Limits) -> None:
     """415 for a MIME type outside the allow-list, 413 above the size limit."""
+    if len(mime_type) > MAX_NAME_CHARS:
+        raise TooLarge(f"MIME types are limited to {MAX_NAME_CHARS} characters.")
     base = mime_type.split(";", 1)[0].strip().lower()
     if base not in limits.attachment_mime_types:
         raise UnsupportedMedia(
@@ -170,9 +264,27 @@ def _merge_reader_context(request: Any, headers: Headers) -> None:
         metadata.update(reader_metadata(context.page_context, context.selected_text))
 
 
-def _check_text(text: str, limits: Limits) -> None:
-    if len(text) > limits.max_query_chars:
-        raise TooLarge(f"The question is longer than {limits.max_query_chars} characters.")
+def _check_count(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise ContractMismatch(
+            f"At most {limit} {what} are accepted; this request has {count}.",
+            details=[{"limit": limit, "count": count}],
+        )
+
+
+def _check_field(value: str | None, what: str) -> None:
+    if value is not None and len(value) > MAX_ID_LENGTH:
+        raise TooLarge(f"{what} is longer than {MAX_ID_LENGTH} characters.")
+
+
+def _check_bytes(value: Any, limit: int, what: str) -> None:
+    """`value` serialized to JSON (as it is forwarded and stored) within `limit` bytes."""
+    if len(pydantic_core.to_json(value)) > limit:
+        raise TooLarge(f"{what} is larger than {limit} bytes serialized.")
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
 
 
 def _check_selected(text: str | None) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from shared.contracts.store import StoreLimits
+from shared.contracts.store import MAX_OWNED_IDS, StoreLimits
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,9 @@ DEFAULT_MIME_TYPES = (
     "text/markdown",
 )
 
+
+_CSP_SOURCE = re.compile(r"[^\s;,]+")
+"""One source of a CSP source list: nothing that ends it or the policy."""
 
 StrList = Annotated[list[str], NoDecode]
 """A list read from the environment as JSON (`["a","b"]`) or comma-separated (`a,b`)."""
@@ -80,6 +84,9 @@ class GatewaySettings(ServiceSettings, StoreLimits):
 
     cors_origins: StrList = []
     """Origins allowed to call the gateway from a browser (explicit; `*` is refused)."""
+    frame_ancestors: StrList = []
+    """Sites that may show the web client in a frame (CSP `frame-ancestors` sources, such as
+    `https://portal.example.com`); empty: none may."""
 
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
@@ -109,7 +116,22 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     send_timeout_s: float = Field(default=30.0, gt=0)
     """A write to a client that takes longer than this ends the stream (stalled reader)."""
     max_query_chars: int = Field(default=4000, ge=1)
-    """Longest question accepted (413 above)."""
+    """Most characters of text in one message, its parts (text and tags) together (413 above)."""
+    max_message_parts: int = Field(default=20, ge=1, le=1000)
+    """Most content parts (text and tags) in one message (422 above)."""
+    max_message_bytes: int = Field(default=65_536, ge=1024)
+    """Largest serialized user input of one request: a message with its tags, attachment ids
+    and options, a client tool's result, an action's payload, structured answers (413 above)."""
+    max_attachments_per_message: int = Field(default=10, ge=0, le=MAX_OWNED_IDS)
+    """Most attachment ids one message may name, repeats included (422 above); each distinct
+    id is checked and forwarded once."""
+    max_feedback_items: int = Field(default=50, ge=1, le=MAX_OWNED_IDS)
+    """Most item ids one feedback request may name, repeats included (422 above); each
+    distinct id is checked and forwarded once."""
+    max_title_chars: int = Field(default=200, ge=1)
+    """Longest thread title a client may set (413 above)."""
+    max_metadata_bytes: int = Field(default=32_768, ge=1024)
+    """Largest serialized `metadata` of a ChatKit request (413 above)."""
 
     attachment_max_bytes: int = Field(default=4 * 1_048_576, ge=1)
     """Largest attachment accepted (413 above)."""
@@ -119,7 +141,9 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     book_dir: Path = ROOT / "docs" / "book"
     """The demo book the web client shows."""
 
-    @field_validator("jwt_algorithms", "cors_origins", "attachment_mime_types", mode="before")
+    @field_validator(
+        "jwt_algorithms", "cors_origins", "frame_ancestors", "attachment_mime_types", mode="before"
+    )
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -133,6 +157,8 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     def _check(self) -> GatewaySettings:
         if "*" in self.cors_origins:
             raise ValueError("GATEWAY_CORS_ORIGINS must list origins explicitly, not '*'.")
+        if any(not _CSP_SOURCE.fullmatch(source) for source in self.frame_ancestors):
+            raise ValueError("GATEWAY_FRAME_ANCESTORS must be CSP sources such as https://host.")
         if self.auth == "jwt":
             if not (self.jwt_secret or self.jwt_jwks_url):
                 raise ValueError("GATEWAY_AUTH=jwt needs GATEWAY_JWT_JWKS_URL or _JWT_SECRET.")

@@ -18,8 +18,9 @@ from services.gateway.rewrite import Forward, Limits
 from services.gateway.settings import GatewaySettings
 from services.gateway.store_client import StoreClient
 from shared.contracts.chat import IDEMPOTENCY_KEY_HEADER
-from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER, is_id
 from shared.contracts.gateway import GATEWAY_URL_HEADER
+from shared.contracts.store import OwnershipQuery, ThreadItemIds
 
 
 @dataclass
@@ -60,17 +61,8 @@ class Gateway:
         raise OriginRefused(f"Origin {origin!r} is not allowed to call this API.")
 
     async def forward(self, request: Request, user_id: str, forward: Forward) -> UpstreamCall:
-        """Check ownership, take a stream slot, and relay the request to the chat service."""
-        for thread_id in forward.thread_ids:
-            if len(thread_id) > MAX_ID_LENGTH or not await self.store.thread_exists(
-                user_id, thread_id
-            ):
-                raise NotFound(f"Thread {thread_id!r} not found.")
-        for attachment_id in forward.attachment_ids:
-            if len(attachment_id) > MAX_ID_LENGTH or (
-                await self.store.load_attachment(user_id, attachment_id) is None
-            ):
-                raise NotFound(f"Attachment {attachment_id!r} not found.")
+        """Take a stream slot (for a streaming request), check in one store call that the
+        user has what the request names, and relay it to the chat service."""
         headers = {
             USER_ID_HEADER: user_id,
             "content-type": "application/json",
@@ -83,7 +75,9 @@ class Gateway:
             headers[IDEMPOTENCY_KEY_HEADER] = key
         body = forward.body()
         if not forward.streaming:
+            await self.check_owned(user_id, forward)
             return UpstreamCall(self.chat, body, headers, self.clock)
+        # The slot first: a user already at the cap costs no store call.
         slot = await self.limiter.acquire_stream(user_id)
         if slot is None:
             raise RateLimited(
@@ -91,6 +85,11 @@ class Gateway:
                 "stop one or wait for it to finish.",
                 retry_after_s=1,
             )
+        try:
+            await self.check_owned(user_id, forward)
+        except BaseException:
+            await slot.release()
+            raise
         return UpstreamCall(
             self.chat,
             body,
@@ -99,6 +98,34 @@ class Gateway:
             on_close=slot.release,
             keepalive=slot.renew_if_due,
         )
+
+    async def check_owned(self, user_id: str, forward: Forward) -> None:
+        """404 unless the user has every thread, attachment and item `forward` names."""
+        kinds = (
+            ("Thread", forward.thread_ids),
+            ("Attachment", forward.attachment_ids),
+            ("Item", forward.item_ids),
+        )
+        for kind, ids in kinds:
+            for value in ids:
+                if not is_id(value):  # names no record; the store would refuse the query
+                    raise NotFound(f"{kind} {value!r} not found.")
+        if not any(ids for _, ids in kinds):
+            return
+        items = None
+        if forward.item_ids and forward.thread_ids:
+            items = ThreadItemIds(thread_id=forward.thread_ids[0], item_ids=forward.item_ids)
+        owned = await self.store.owned(
+            user_id,
+            OwnershipQuery(
+                thread_ids=forward.thread_ids, attachment_ids=forward.attachment_ids, items=items
+            ),
+        )
+        found = (owned.thread_ids, owned.attachment_ids, owned.item_ids)
+        for (kind, ids), have in zip(kinds, found, strict=True):
+            missing = next((value for value in ids if value not in set(have)), None)
+            if missing is not None:
+                raise NotFound(f"{kind} {missing!r} not found.")
 
     async def close(self) -> None:
         await self.clock.close()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 
 from chatkit.types import Attachment
+from pydantic import ValidationError
 
 from services.gateway.errors import NotFound, QuotaExceeded, TooLarge
 from shared.contracts.common import USER_ID_HEADER
-from shared.contracts.store import AttachmentBody
-from shared.http import Answer, NotASegment, ServiceHttp, segment
+from shared.contracts.store import AttachmentBody, Owned, OwnershipQuery
+from shared.http import Answer, NotASegment, ServiceHttp, UpstreamUnavailable, segment
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,19 @@ class StoreClient:
             headers["content-type"] = content_type
         return await self.client.request(method, path, body=content, headers=headers, expect=expect)
 
-    async def thread_exists(self, user_id: str, thread_id: str) -> bool:
-        """Whether `thread_id` exists and belongs to `user_id`."""
+    async def owned(self, user_id: str, query: OwnershipQuery) -> Owned:
+        """Which of the ids in `query` belong to `user_id`, in one call."""
         response = await self._call(
-            "GET", f"/v1/threads/{_seg(thread_id)}", user_id, expect=NOT_YOURS
+            "POST",
+            "/v1/owned",
+            user_id,
+            content=query.model_dump_json().encode(),
+            content_type="application/json",
         )
-        return response.status not in NOT_YOURS
+        try:
+            return Owned.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise UpstreamUnavailable("store", f"malformed ownership answer: {exc}") from None
 
     async def load_attachment(self, user_id: str, attachment_id: str) -> Attachment | None:
         """The user's attachment metadata, or None when it is not theirs or does not exist."""

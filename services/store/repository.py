@@ -18,7 +18,7 @@ from chatkit.types import Attachment, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 
 from services.store.database import Database
-from shared.contracts.store import QUOTA_EXCEEDED, StoreLimits
+from shared.contracts.store import QUOTA_EXCEEDED, Owned, OwnershipQuery, StoreLimits
 from shared.errors import DomainError
 
 Order = Literal["asc", "desc"]
@@ -189,6 +189,17 @@ _SAVE_ITEM = """
 """
 
 
+# One round trip for every kind; each branch is an index lookup per id.
+_OWNED = """
+    SELECT 'thread' AS kind, id FROM threads WHERE user_id = $1 AND id = ANY($2::text[])
+    UNION ALL
+    SELECT 'attachment', id FROM attachments WHERE user_id = $1 AND id = ANY($3::text[])
+    UNION ALL
+    SELECT 'item', id FROM thread_items
+    WHERE user_id = $1 AND thread_id = $4::text AND id = ANY($5::text[])
+"""
+
+
 class ChatKitRepository:
     """ChatKit threads, items and attachments of every user in one database."""
 
@@ -217,6 +228,28 @@ class ChatKitRepository:
                 f"A thread item may take at most {self.limits.store_max_item_bytes} bytes."
             )
         return data.decode()
+
+    # -- ownership -------------------------------------------------------------
+
+    async def owned(self, user_id: str, query: OwnershipQuery) -> Owned:
+        """Which of the asked ids the user has, in one statement."""
+        items = query.items
+        rows = await self.db.run(
+            lambda c: c.fetch(
+                _OWNED,
+                user_id,
+                query.thread_ids,
+                query.attachment_ids,
+                items.thread_id if items else None,
+                items.item_ids if items else [],
+            )
+        )
+        found: dict[str, list[str]] = {"thread": [], "attachment": [], "item": []}
+        for row in rows:
+            found[row["kind"]].append(row["id"])
+        return Owned(
+            thread_ids=found["thread"], attachment_ids=found["attachment"], item_ids=found["item"]
+        )
 
     # -- threads -------------------------------------------------------------
 

@@ -12,12 +12,14 @@ from starlette.responses import Response
 
 from services.store.repository import ChatKitRepository, JsonPage
 from services.store.state import StoreState
-from shared.api import ApiRoute, read_json, read_query, user_id_header
+from shared.api import ApiRoute, json_response, read_json, read_query, user_id_header
 from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
 from shared.contracts.store import (
     AttachmentBody,
     ItemBody,
     ItemPage,
+    Owned,
+    OwnershipQuery,
     PageQuery,
     ThreadBody,
     ThreadPage,
@@ -49,6 +51,14 @@ def _page_json(page: JsonPage) -> Response:
         f'{{"data":[{",".join(page.data)}],"has_more":{json.dumps(page.has_more)},'
         f'"after":{json.dumps(page.after)}}}'
     )
+
+
+# -- ownership ---------------------------------------------------------------
+
+
+async def owned(request: Request[StoreState]) -> Response:
+    query: OwnershipQuery = await read_json(request, OwnershipQuery)
+    return json_response(await _repo(request).owned(user_id_header(request), query))
 
 
 # -- threads -----------------------------------------------------------------
@@ -179,6 +189,16 @@ ITEM = "/v1/threads/{thread_id}/items/{item_id}"
 ATTACHMENT = "/v1/attachments/{attachment_id}"
 
 routes = [
+    ApiRoute(
+        "/v1/owned",
+        owned,
+        method="POST",
+        summary="Which of the named threads, attachments and items of a thread the user has",
+        body=OwnershipQuery,
+        response=Owned,
+        errors=(400,),
+        headers=_USER,
+    ),
     ApiRoute(
         "/v1/threads",
         list_threads,

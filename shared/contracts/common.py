@@ -18,6 +18,11 @@ Id = Annotated[
 """A non-empty identifier of at most `MAX_ID_LENGTH` characters, without NUL (unstorable)."""
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` can be an `Id` (one that cannot names no record)."""
+    return 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
+
+
 class PageContext(BaseModel):
     """Where the reader is in the book; any part may be unknown."""
 

@@ -15,6 +15,8 @@ from shared.contracts.common import Id
 
 MAX_PAGE_SIZE = 200
 """Largest page the store returns."""
+MAX_OWNED_IDS = 100
+"""Most ids of each kind one ownership query may name (callers cap their own lists below it)."""
 
 
 class _Contract(BaseModel):
@@ -51,6 +53,37 @@ class AttachmentBody(_Contract):
 
     attachment: Attachment
     """The ChatKit attachment metadata, stored whole."""
+
+
+class ThreadItemIds(_Contract):
+    """Items of one thread, by id."""
+
+    thread_id: Id
+    """The thread the items belong to."""
+    item_ids: list[Id] = Field(max_length=MAX_OWNED_IDS)
+    """The item ids."""
+
+
+class OwnershipQuery(_Contract):
+    """Body of `POST /v1/owned`: ids to check in one query, before work is done on them."""
+
+    thread_ids: list[Id] = Field(default_factory=list, max_length=MAX_OWNED_IDS)
+    """Threads."""
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=MAX_OWNED_IDS)
+    """Attachments (metadata records)."""
+    items: ThreadItemIds | None = None
+    """Items of one thread."""
+
+
+class Owned(_Contract):
+    """Which of the asked ids exist for the user: each once, in no particular order."""
+
+    thread_ids: list[str]
+    """The asked threads the user has."""
+    attachment_ids: list[str]
+    """The asked attachments the user has."""
+    item_ids: list[str]
+    """The asked items of the asked thread, when the user has that thread."""
 
 
 ThreadPage = Page[ThreadMetadata]

@@ -51,7 +51,7 @@ from services.chat.memory_store import MemoryStore
 from services.chat.store_client import HttpStore
 from services.store.app import create_app
 from services.store.settings import StoreSettings
-from shared.contracts.store import StoreLimits
+from shared.contracts.store import Owned, OwnershipQuery, StoreLimits, ThreadItemIds
 from shared.http import ServiceHttp, UpstreamRefused, UpstreamUnavailable
 from tests.support.servers import serve
 
@@ -361,6 +361,35 @@ class StoreContract:
         await store.delete_attachment(attachment.id, context=mallory)
         assert await store.load_item(thread.id, item.id, context=alice) == item
         assert await store.load_attachment(attachment.id, context=alice) == attachment
+
+    async def test_ownership_is_answered_in_one_query(self, store: Store[Any]) -> None:
+        owned = getattr(store, "owned", None)
+        if owned is None:
+            pytest.skip(f"{type(store).__name__} has no ownership query")
+        alice, mallory = new_user(), new_user()
+        thread, other = thread_meta(), thread_meta()
+        for t in (thread, other):
+            await store.save_thread(t, context=alice)
+        item = user_message(thread.id, 1)
+        await store.add_thread_item(thread.id, item, context=alice)
+        elsewhere = user_message(other.id, 2)
+        await store.add_thread_item(other.id, elsewhere, context=alice)
+        attachment = FileAttachment(
+            id=f"atc_{uuid.uuid4().hex[:8]}", name="a.txt", mime_type="text/plain"
+        )
+        await store.save_attachment(attachment, context=alice)
+        query = OwnershipQuery(
+            thread_ids=[thread.id, "thr_nope", thread.id],
+            attachment_ids=[attachment.id, "atc_nope"],
+            items=ThreadItemIds(thread_id=thread.id, item_ids=[item.id, elsewhere.id, item.id]),
+        )
+
+        mine = await owned(query, alice)
+        assert sorted(mine.thread_ids) == [thread.id]  # each once
+        assert mine.attachment_ids == [attachment.id]
+        assert mine.item_ids == [item.id]  # an item of another thread is not in this one
+        theirs = await owned(query, mallory)
+        assert theirs == Owned(thread_ids=[], attachment_ids=[], item_ids=[])
 
     async def test_attachment_metadata_round_trip_and_delete(self, store: Store[Any]) -> None:
         ctx = new_user()

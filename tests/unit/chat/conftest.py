@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit.types import ThreadStreamEvent
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, ThreadStreamEvent
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,6 +20,7 @@ from services.chat.memory_store import MemoryStore
 from services.chat.models.providers import ModelChoice
 from services.chat.settings import ChatSettings
 from shared.contracts.retrieval import SearchHit, SearchRequest, SearchResponse, Source
+from shared.contracts.store import Owned, OwnershipQuery
 
 EVENTS: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
 USER = "reader-1"
@@ -149,6 +151,36 @@ def create_body(text: str, metadata: dict[str, Any] | None = None) -> dict[str, 
     if metadata is not None:
         body["metadata"] = metadata
     return body
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts the calls a request makes to it, by method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        self.calls["load_thread"] += 1
+        return await super().load_thread(thread_id, context)
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        self.calls["load_thread_items"] += 1
+        return await super().load_thread_items(thread_id, after, limit, order, context)
+
+    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+        self.calls["load_item"] += 1
+        return await super().load_item(thread_id, item_id, context)
+
+    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+        self.calls["load_attachment"] += 1
+        return await super().load_attachment(attachment_id, context)
+
+    async def owned(self, query: OwnershipQuery, context: Any) -> Owned:
+        self.calls["owned"] += 1
+        return await super().owned(query, context)
 
 
 MakeChat = Callable[..., Any]

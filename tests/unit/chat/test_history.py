@@ -10,10 +10,14 @@ from chatkit.types import (
     InferenceOptions,
     ThreadMetadata,
     UserMessageItem,
+    UserMessageTagContent,
     UserMessageTextContent,
+    WidgetItem,
 )
+from chatkit.widgets import Card, Text
 
-from services.chat.history import load_history
+from services.chat.converter import BookThreadItemConverter
+from services.chat.history import CHARS_PER_TOKEN, input_tokens, load_history, select_history
 from services.chat.memory_store import MemoryStore
 
 NOW = datetime(2026, 1, 1)
@@ -51,3 +55,32 @@ async def test_history_keeps_the_newest_items_within_budget() -> None:
     assert [i.id for i in by_tokens] == ["u8", "a8", "u9", "a9"]
     everything, complete = await load_history(store, "thr", ctx, max_items=100, max_tokens=100_000)  # type: ignore[arg-type]
     assert len(everything) == 20 and complete
+
+
+def tagged(n: int, data_chars: int) -> UserMessageItem:
+    return UserMessageItem(
+        id=f"t{n}",
+        thread_id="thr",
+        created_at=NOW,
+        content=[
+            UserMessageTextContent(text="see "),
+            UserMessageTagContent(id="tag", text="ref", data={"blob": "x" * data_chars}),
+        ],
+        inference_options=InferenceOptions(),
+    )
+
+
+async def test_tokens_are_counted_on_what_the_converter_sends() -> None:
+    converter = BookThreadItemConverter()
+    # A tag's data goes to the model (as JSON): a 950 KB tag is ~240k tokens, not 4.
+    assert await input_tokens(tagged(0, 950_000), converter) > 950_000 // CHARS_PER_TOKEN
+    widget = WidgetItem(
+        id="w", thread_id="thr", created_at=NOW, widget=Card(children=[Text(value="v" * 4000)])
+    )
+    assert await input_tokens(widget, converter) > 4000 // CHARS_PER_TOKEN  # its JSON
+
+    newest_first = [tagged(n, 950_000) for n in range(40)]
+    window = await select_history(newest_first, True, max_items=40, max_tokens=6000)
+    assert [i.id for i in window] == ["t0"]  # the newest always fits; nothing else does
+    small = [tagged(n, 40) for n in range(40)]
+    assert len(await select_history(small, True, max_items=40, max_tokens=6000)) == 40

@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from chatkit.types import Page, ThreadItem, ThreadMetadata, UserMessageItem
 from starlette.types import Message
 
+from services.chat.app import create_app
 from services.chat.memory_store import MemoryStore
 from services.chat.routes import EventStream
+from services.chat.settings import ChatSettings
 from shared.http import UpstreamRefused, UpstreamUnavailable
-from tests.unit.chat.conftest import MakeChat, create_body, user_input
+from tests.support.servers import serve
+from tests.unit.chat.conftest import FakeSearch, MakeChat, create_body, user_input
 
 
 async def test_malformed_requests_get_400_naming_the_problem(make_chat: MakeChat) -> None:
@@ -194,3 +199,44 @@ async def test_a_stream_is_closed_when_its_client_left_before_it_began() -> None
 
     await response({"type": "http", "asgi": {"spec_version": "2.3"}}, receive, send)
     assert closed.is_set()
+
+
+class HeldStore(MemoryStore):
+    """A memory store whose `load_thread` never returns; it notes being entered and being
+    cancelled (thread-safe: the app runs in the server's thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        self.entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_a_json_answer_stops_when_its_client_goes_away() -> None:
+    """uvicorn does not cancel a handler whose client left; the work of a JSON answer
+    (here a title update held in the store) is cancelled once the connection closes."""
+    store = HeldStore()
+    settings = ChatSettings(log_level="warning", log_json=False)
+    body = json.dumps(
+        {"type": "threads.update", "params": {"thread_id": "thr_1", "title": "New title"}}
+    ).encode()
+    with serve(create_app(settings, store=store, search=FakeSearch())) as url:
+        port = int(url.rsplit(":", 1)[1])
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /chatkit HTTP/1.1\r\nhost: chat\r\nx-user-id: u\r\n"
+            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        assert await asyncio.to_thread(store.entered.wait, 10)
+        writer.close()
+        await writer.wait_closed()
+        assert await asyncio.to_thread(store.cancelled.wait, 10)

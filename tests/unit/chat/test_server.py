@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message
@@ -17,7 +18,7 @@ from chatkit.types import (
 )
 
 from services.chat.server import PREVIOUS_RESPONSE_ID, title_from
-from tests.unit.chat.conftest import READER, MakeChat, hit, scripted
+from tests.unit.chat.conftest import READER, CountingStore, MakeChat, hit, scripted
 
 NOW = datetime(2026, 1, 1)
 
@@ -196,3 +197,66 @@ async def test_show_more_button_action(make_chat: MakeChat) -> None:
         assert request.scope == "current_chapter" and request.page_context.current_chapter == 1
         stored = await chat.store.load_item(thread_id, card.id, {"user_id": chat.user})
         assert stored.widget.model_dump()["children"][-1]["disabled"] is True
+
+
+async def test_feedback_checks_its_items_in_one_store_call(make_chat: MakeChat) -> None:
+    store = CountingStore()
+    async with make_chat(store=store) as chat:
+        reply = await chat.create("How do I sign in?")
+        thread_id = reply.events[0].thread.id
+        ids = [e.item.id for e in reply.of_type("thread.item.done")][:2]
+        store.calls.clear()
+        ok = await chat.post(
+            {
+                "type": "items.feedback",
+                "params": {"thread_id": thread_id, "item_ids": ids * 40, "kind": "positive"},
+            }
+        )
+        assert ok.status == 200
+        assert store.calls["owned"] == 1 and store.calls["load_item"] == 0
+        thread = await store.load_thread(thread_id, {"user_id": chat.user})
+        assert thread.metadata["feedback"] == dict.fromkeys(ids, "positive")
+
+        store.calls.clear()
+        unknown = await chat.post(
+            {
+                "type": "items.feedback",
+                "params": {
+                    "thread_id": thread_id,
+                    "item_ids": [ids[0], "msg_nope", "x" * 300],
+                    "kind": "negative",
+                },
+            }
+        )
+        assert unknown.status == 404 and "msg_nope" in unknown.body["error"]["message"]
+        assert store.calls["owned"] == 1
+        again = await store.load_thread(thread_id, {"user_id": chat.user})
+        assert again.metadata["feedback"] == dict.fromkeys(ids, "positive")  # unchanged
+
+
+async def test_retry_after_an_unknown_item_is_a_404_after_one_lookup(make_chat: MakeChat) -> None:
+    store = CountingStore()
+    async with make_chat(store=store) as chat:
+        first = await chat.create("How do I sign in?")
+        thread_id = first.events[0].thread.id
+        for n in range(3):
+            await chat.add(thread_id, f"question {n}")
+        before = await chat.items(thread_id)
+        store.calls.clear()
+
+        def retry(item_id: str) -> dict[str, Any]:
+            params = {"thread_id": thread_id, "item_id": item_id}
+            return {"type": "threads.retry_after_item", "params": params}
+
+        unknown = await chat.post(retry("msg_nope"))
+        assert unknown.status == 404 and unknown.body["error"]["code"] == "not_found"
+        assert store.calls == {"load_item": 1}  # no paging through the thread
+        answer = next(i for i in before if i.type == "assistant_message")
+        not_a_question = await chat.post(retry(answer.id))
+        assert not_a_question.status == 400
+        assert "not a user message" in not_a_question.body["error"]["message"]
+        assert await chat.items(thread_id) == before
+
+        last_question = [i for i in before if i.type == "user_message"][-1]
+        retried = await chat.post(retry(last_question.id))
+        assert retried.status == 200 and retried.text

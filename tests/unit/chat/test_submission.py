@@ -10,12 +10,19 @@ from typing import Any
 import pytest
 from agents.testing import ScriptedModel, assistant_message
 from chatkit.store import NotFoundError
-from chatkit.types import Page, ThreadItem, ThreadMetadata, UserMessageItem
+from chatkit.types import FileAttachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
 
 from services.chat.memory_store import MemoryStore
 from services.chat.submission import keyed_ids
 from shared.http import UpstreamRefused
-from tests.unit.chat.conftest import USER, MakeChat, scripted
+from tests.unit.chat.conftest import (
+    USER,
+    CountingStore,
+    MakeChat,
+    create_body,
+    scripted,
+    user_input,
+)
 
 
 async def test_duplicate_submission_with_same_key_creates_one_message(make_chat: MakeChat) -> None:
@@ -141,3 +148,31 @@ async def test_the_history_is_read_while_the_sdk_loads_the_thread(make_chat: Mak
         assert reply.status == 200 and reply.text == "Second."
         sent = json.dumps(model.calls[1].input)  # the history read ahead reached the model
         assert "First question" in sent and "First answer." in sent and "Second question" in sent
+
+
+async def test_attachments_are_checked_in_one_store_call(make_chat: MakeChat) -> None:
+    store = CountingStore()
+    ctx = {"user_id": USER}
+    for n in (1, 2):
+        await store.save_attachment(
+            FileAttachment(id=f"atc_{n}", name=f"{n}.txt", mime_type="text/plain"), ctx
+        )
+    async with make_chat(store=store) as chat:
+        body = create_body("What is in these?")
+        body["params"]["input"] = user_input(
+            "What is in these?", attachments=["atc_1", "atc_2"] * 20
+        )
+        reply = await chat.post(body)
+        assert reply.status == 200
+        assert store.calls["owned"] == 1
+        assert store.calls["load_attachment"] == 2  # the SDK's, each distinct id once
+        message = reply.of_type("thread.item.done")[0].item
+        assert [a.id for a in message.attachments] == ["atc_1", "atc_2"]
+
+        store.calls.clear()
+        body["params"]["input"] = user_input("And this?", attachments=["atc_1", "atc_nope"])
+        unknown = await chat.post(body)
+        assert unknown.status == 404 and "atc_nope" in unknown.body["error"]["message"]
+        assert store.calls == {"owned": 1}
+        page = await store.load_threads(10, None, "asc", ctx)
+        assert len(page.data) == 1  # nothing saved for the refused one
