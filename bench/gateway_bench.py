@@ -274,6 +274,9 @@ def gateway_env(upstream: str) -> dict[str, str]:
         "GATEWAY_IP_RATE_PER_S": "1000000",
         "GATEWAY_USER_BURST": "100000000",
         "GATEWAY_MAX_STREAMS_PER_USER": "100000",
+        "GATEWAY_MAX_STREAMS_PER_ADDRESS": "100000",
+        "GATEWAY_MAX_STREAMS_TOTAL": "100000",
+        "GATEWAY_ANON_MINT_BURST": "100000000",
     }
 
 

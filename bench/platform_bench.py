@@ -52,7 +52,13 @@ TURNS = scaled(4, 2, "BENCH_E2E_TURNS")
 LEVELS = [(1, scaled(25, 3)), (32, scaled(3, 1)), (128, scaled(2, 1))]
 PEAK_LEVEL = 128
 # Every client is 127.0.0.1: only the per-IP limits are lifted; per-user ones stay.
-GATEWAY_ENV = {"GATEWAY_IP_BURST": "100000000", "GATEWAY_IP_RATE_PER_S": "1000000"}
+GATEWAY_ENV = {
+    "GATEWAY_IP_BURST": "100000000",
+    "GATEWAY_IP_RATE_PER_S": "1000000",
+    "GATEWAY_MAX_STREAMS_PER_ADDRESS": "100000",
+    "GATEWAY_MAX_STREAMS_TOTAL": "100000",
+    "GATEWAY_ANON_MINT_BURST": "100000000",
+}
 
 
 def _build_index(data_dir: Path) -> None:

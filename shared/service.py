@@ -36,11 +36,14 @@ def build_app(
     check_service_token: bool = True,
     body_limits: Mapping[str, int] | None = None,
     errors: ErrorTable | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> Starlette:
     """A Starlette app with the platform's middleware, errors, health, metrics and OpenAPI.
 
     `body_limits` maps path patterns to body limits other than `settings.max_body_bytes`;
-    `errors` maps the service's domain errors to HTTP statuses (its one error table).
+    `errors` maps the service's domain errors to HTTP statuses (its one error table);
+    `middleware` is the service's own, inside the platform's (its errors carry the
+    request id).
     A service that checks the token exits when it has none and listens beyond loopback.
     """
     if check_service_token and settings.token is None and not is_loopback(settings.host):
@@ -51,7 +54,7 @@ def build_app(
             f" ({prefix}HOST or --host). Set INTERNAL_TOKEN, the same for every service."
         )
     configure_logging(name, settings.log_level, settings.log_json)
-    middleware = []
+    own, middleware = middleware, []
     if configure_tracing(name):
         # A server span per request (not per send and receive: one span per streamed event).
         middleware.append(
@@ -67,6 +70,7 @@ def build_app(
     ]
     if check_service_token:
         middleware.append(Middleware(InternalTokenMiddleware, token=settings.token))
+    middleware += own
     app = Starlette(
         routes=[
             *routes,
@@ -105,6 +109,8 @@ def run_service(
         workers=args.workers,
         log_level=settings.log_level,
         access_log=False,
+        # The gateway reads forwarded headers itself, from the proxies it is told to trust.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
         # As in the Dockerfiles: longer than the callers' pooled keep-alive (15 s), so a
         # caller never reuses a connection the server is closing (uvicorn's default is 5 s).

@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.gateway import errors
 from services.gateway.attachments import Uploads
 from services.gateway.auth import Authenticator, DevCookieMiddleware, cookie_signer
 from services.gateway.book import Book
 from services.gateway.proxy import ChatUpstream, StreamClock, StreamTiming
-from services.gateway.ratelimit import Limiter
+from services.gateway.ratelimit import Decision, Limiter
 from services.gateway.rewrite import Limits
 from services.gateway.routes import edge_headers, routes
 from services.gateway.settings import GatewaySettings
@@ -94,6 +96,9 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     async def chat_reachable() -> None:
         await opened["gateway"].chat.healthy()
 
+    async def mint(address: str) -> Decision:
+        return await opened["gateway"].limiter.mint(address)
+
     app = build_app(
         "gateway",
         settings,
@@ -102,9 +107,14 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         readiness={"chat": chat_reachable},
         check_service_token=False,
         errors=ERRORS,
+        middleware=[
+            Middleware(
+                DevCookieMiddleware, settings=settings, signer=cookie_signer(settings), mint=mint
+            )
+        ]
+        if settings.auth == "dev"
+        else [],
     )
-    if settings.auth == "dev":
-        app.add_middleware(DevCookieMiddleware, settings=settings, signer=cookie_signer(settings))
     app.add_middleware(ResponseHeadersMiddleware, headers=edge_headers(settings.frame_ancestors))
     # Added last, so outermost: error responses (401, 413, 429) carry CORS headers too.
     app.add_middleware(
@@ -123,4 +133,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         expose_headers=[REQUEST_ID_HEADER, "retry-after", "traceresponse"],
         max_age=600,
     )
+    # Outermost: every limit and log sees the client address a trusted proxy named (uvicorn
+    # runs with --no-proxy-headers; its own default trusts 127.0.0.1).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -19,8 +20,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.errors import NotAuthenticated
+from services.gateway.ratelimit import Decision, client_address, retry_after
 from services.gateway.settings import GatewaySettings
 from shared.contracts.common import MAX_ID_LENGTH
+from shared.errors import error_response
 from shared.middleware import PUBLIC_PATHS
 
 logger = logging.getLogger(__name__)
@@ -61,12 +64,19 @@ class DevCookieMiddleware:
     and the response sets the cookie, so the page and its first API calls agree.
     """
 
-    def __init__(self, app: ASGIApp, settings: GatewaySettings, signer: CookieSigner) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: GatewaySettings,
+        signer: CookieSigner,
+        mint: Callable[[str], Awaitable[Decision]],
+    ) -> None:
         self.app = app
         self.signer = signer
-        self.name = settings.cookie_name
+        self.mint = mint
+        self.name, secure = settings.dev_cookie
         attributes = f"Path=/; Max-Age={settings.cookie_max_age_s}; HttpOnly; SameSite=Lax"
-        self.attributes = attributes + ("; Secure" if settings.cookie_secure else "")
+        self.attributes = attributes + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -76,6 +86,16 @@ class DevCookieMiddleware:
         if user_id is not None:
             scope.setdefault("state", {})["user_id"] = user_id
             await self.app(scope, receive, send)
+            return
+        # A new identity resets every per-user limit: how many one address gets is limited.
+        decision = await self.mint(client_address(scope))
+        if not decision.allowed:
+            refused = error_response(
+                429,
+                "Too many new visitors from this address; keep your cookie, or wait.",
+                headers={"retry-after": str(retry_after(decision))},
+            )
+            await refused(scope, receive, send)
             return
         user_id = new_anonymous_id()
         scope.setdefault("state", {})["user_id"] = user_id

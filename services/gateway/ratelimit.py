@@ -1,4 +1,5 @@
-"""Request rate limits (GCRA token bucket) and a per-user cap on concurrent streams.
+"""Request rate limits (GCRA token bucket) and caps on concurrent streams: per user, per
+client address and in all.
 
 Both live in Redis when it is configured, each decision one atomic Lua script,
 so every gateway replica shares them. When Redis fails, decisions fall back to
@@ -13,9 +14,11 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from starlette.types import Scope
 
 from services.gateway.settings import GatewaySettings
 
@@ -40,25 +43,41 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return {1, 0}
 """
 
-# Stream slots: a sorted set of slot ids scored by lease expiry (ms); expired leases
-# (a gateway that died mid-stream) are dropped before counting.
+# Stream slots: one sorted set per cap (the user's, the address's, everyone's) of slot ids
+# scored by lease expiry (ms); expired leases (a gateway that died mid-stream) are dropped
+# before counting. A slot is taken in every set or in none: the answer is 0, or the
+# 1-based index of the first cap that is full.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return 0
 """
 
 _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
 return 1
 """
+
+_RELEASE = """
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 1
+"""
+
+StreamCap = Literal["user", "address", "all"]
+"""Which concurrent-stream cap a refused stream met."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,18 @@ class Decision:
 
     allowed: bool
     retry_after_s: float = 0.0
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as the limits count it: the peer's, or the nearest address a
+    trusted proxy named (`GATEWAY_FORWARDED_ALLOW_IPS`, applied before this is read)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def retry_after(decision: Decision) -> int:
+    """Whole seconds for a `Retry-After` header (at least 1)."""
+    return max(1, math.ceil(decision.retry_after_s))
 
 
 class LocalBuckets:
@@ -90,11 +121,11 @@ class LocalBuckets:
 
 
 class StreamSlot:
-    """One held place in a user's concurrent-stream cap; `release` frees it (idempotent)."""
+    """One held place in every concurrent-stream cap; `release` frees it (idempotent)."""
 
-    def __init__(self, limiter: Limiter, user_id: str, slot_id: str, in_redis: bool) -> None:
+    def __init__(self, limiter: Limiter, keys: list[str], slot_id: str, in_redis: bool) -> None:
         self.limiter = limiter
-        self.user_id = user_id
+        self.keys = keys
         self.slot_id = slot_id
         self.in_redis = in_redis
         self.renewed_at = time.monotonic()
@@ -127,6 +158,7 @@ class Limiter:
             self._gcra = redis.register_script(_GCRA)
             self._acquire = redis.register_script(_ACQUIRE)
             self._renew = redis.register_script(_RENEW)
+            self._release = redis.register_script(_RELEASE)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> Limiter:
@@ -180,46 +212,57 @@ class Limiter:
             return by_ip
         return await self.hit(f"user:{user_id}", s.user_rate_per_s, s.user_burst)
 
-    async def acquire_stream(self, user_id: str) -> StreamSlot | None:
-        """A slot in the user's stream cap, or None when the cap is reached."""
-        cap = self.settings.max_streams_per_user
+    async def mint(self, address: str) -> Decision:
+        """Take one token from the address's bucket of new anonymous users (dev auth)."""
+        s = self.settings
+        return await self.hit(f"mint:{address}", s.anon_mint_rate_per_s, s.anon_mint_burst)
+
+    async def acquire_stream(self, user_id: str, address: str) -> StreamSlot | StreamCap:
+        """A slot in the user's, the address's and the global stream caps, or the cap that
+        is full."""
+        s = self.settings
+        caps: list[tuple[StreamCap, str, int]] = [
+            ("user", f"{self.prefix}streams:user:{user_id}", s.max_streams_per_user),
+            ("address", f"{self.prefix}streams:address:{address}", s.max_streams_per_address),
+            ("all", f"{self.prefix}streams:all", s.max_streams_total),
+        ]
+        keys = [key for _, key, _ in caps]
         slot_id = uuid.uuid4().hex
         if self.using_redis:
             try:
-                ok = await self._acquire(
-                    keys=[self._streams_key(user_id)],
-                    args=[slot_id, cap, math.ceil(self.lease_s * 1000)],
+                full = await self._acquire(
+                    keys=keys,
+                    args=[slot_id, math.ceil(self.lease_s * 1000), *(cap for *_, cap in caps)],
                 )
-                return StreamSlot(self, user_id, slot_id, in_redis=True) if ok else None
+                if full:
+                    return caps[int(full) - 1][0]
+                return StreamSlot(self, keys, slot_id, in_redis=True)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
-        if self.local_streams.get(user_id, 0) >= cap:
-            return None
-        self.local_streams[user_id] = self.local_streams.get(user_id, 0) + 1
-        return StreamSlot(self, user_id, slot_id, in_redis=False)
+        for name, key, cap in caps:
+            if self.local_streams.get(key, 0) >= cap:
+                return name
+        for key in keys:
+            self.local_streams[key] = self.local_streams.get(key, 0) + 1
+        return StreamSlot(self, keys, slot_id, in_redis=False)
 
     async def renew(self, slot: StreamSlot) -> None:
         try:
-            await self._renew(
-                keys=[self._streams_key(slot.user_id)],
-                args=[slot.slot_id, math.ceil(self.lease_s * 1000)],
-            )
+            await self._renew(keys=slot.keys, args=[slot.slot_id, math.ceil(self.lease_s * 1000)])
         except (RedisError, OSError, TimeoutError) as exc:
             self._redis_failed(exc)
 
     async def release(self, slot: StreamSlot) -> None:
         if not slot.in_redis:
-            left = self.local_streams.get(slot.user_id, 1) - 1
-            if left > 0:
-                self.local_streams[slot.user_id] = left
-            else:
-                self.local_streams.pop(slot.user_id, None)
+            for key in slot.keys:
+                left = self.local_streams.get(key, 1) - 1
+                if left > 0:
+                    self.local_streams[key] = left
+                else:
+                    self.local_streams.pop(key, None)
             return
         try:
-            await self.redis.zrem(self._streams_key(slot.user_id), slot.slot_id)  # type: ignore[union-attr]
+            await self._release(keys=slot.keys, args=[slot.slot_id])
         except (RedisError, OSError, TimeoutError) as exc:
             # The lease expires on its own; the slot is lost only until then.
             self._redis_failed(exc)
-
-    def _streams_key(self, user_id: str) -> str:
-        return f"{self.prefix}streams:{user_id}"

@@ -85,7 +85,7 @@ async def upload_two_phase(request: Request) -> Response:
 
 async def attachment_content(request: Request) -> Response:
     gateway = _gateway(request)
-    user_id = await gateway.auth.user_id(request)
+    user_id = await gateway.guard(request)
     return await gateway.uploads.content(user_id, _path_id(request, "attachment_id"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -63,10 +64,11 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     """`dev`: signed anonymous user cookie per browser; `jwt`: bearer token required."""
     cookie_secret: SecretStr | None = None
     """Signs the dev user cookie; unset, a random per-process secret (cookies die on restart)."""
-    cookie_name: str = "chatkit_uid"
-    """Name of the dev user cookie."""
-    cookie_secure: bool = False
-    """Mark the dev cookie `Secure` (set when served over HTTPS)."""
+    cookie_name: str = Field(default="chatkit_uid", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """Name of the dev user cookie; a `Secure` one is sent as `__Host-<name>` (bound to this
+    host, `Path=/`, so no other site or subdomain can set it)."""
+    cookie_secure: bool | None = None
+    """Mark the dev cookie `Secure`; unset: whenever `public_url` is https."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie; the gateway refuses an older one too."""
     jwt_algorithms: StrList = ["RS256"]
@@ -108,6 +110,19 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     """Requests one IP may make in a burst."""
     max_streams_per_user: int = Field(default=3, ge=1)
     """Answers one user may have streaming at once."""
+    max_streams_per_address: int = Field(default=10, ge=1)
+    """Answers one client address may have streaming at once, all its users together."""
+    max_streams_total: int = Field(default=1000, ge=1)
+    """Answers streaming at once through every gateway replica (through this one without Redis)."""
+    anon_mint_rate_per_s: float = Field(default=0.5, gt=0)
+    """New anonymous users (dev auth) one client address may be given per second, sustained;
+    past it, a request without a cookie gets 429."""
+    anon_mint_burst: int = Field(default=30, ge=1)
+    """New anonymous users one client address may be given in a burst."""
+    forwarded_allow_ips: StrList = []
+    """Addresses or networks of the proxies whose `X-Forwarded-For`/`-Proto` are believed
+    (such as the Ingress controller's pod network, `10.0.0.0/8`); the client address is the
+    nearest one they do not name. Empty: none, the peer's address is the client's."""
     stream_lease_s: float = Field(default=120.0, ge=1)
     """A stream slot's lease in Redis, renewed while the stream runs (bounds leaks on a crash)."""
 
@@ -141,8 +156,21 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     book_dir: Path = ROOT / "docs" / "book"
     """The demo book the web client shows."""
 
+    @property
+    def dev_cookie(self) -> tuple[str, bool]:
+        """The dev cookie's name as sent, and whether it is `Secure`."""
+        secure = self.cookie_secure
+        if secure is None:
+            secure = (self.public_url or "").lower().startswith("https://")
+        return (f"__Host-{self.cookie_name}" if secure else self.cookie_name), secure
+
     @field_validator(
-        "jwt_algorithms", "cors_origins", "frame_ancestors", "attachment_mime_types", mode="before"
+        "jwt_algorithms",
+        "cors_origins",
+        "frame_ancestors",
+        "attachment_mime_types",
+        "forwarded_allow_ips",
+        mode="before",
     )
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -157,6 +185,15 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     def _check(self) -> GatewaySettings:
         if "*" in self.cors_origins:
             raise ValueError("GATEWAY_CORS_ORIGINS must list origins explicitly, not '*'.")
+        for proxy in self.forwarded_allow_ips:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "GATEWAY_FORWARDED_ALLOW_IPS must list proxy addresses or networks"
+                    f" (such as 10.0.0.0/8), not {proxy!r}: a client writes X-Forwarded-For"
+                    " itself, so only named proxies are believed."
+                ) from None
         if any(not _CSP_SOURCE.fullmatch(source) for source in self.frame_ancestors):
             raise ValueError("GATEWAY_FRAME_ANCESTORS must be CSP sources such as https://host.")
         if self.auth == "jwt":

@@ -13,7 +13,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.book import Book
 from services.gateway.errors import MalformedRequest, NotFound, OriginRefused, RateLimited
 from services.gateway.proxy import ChatUpstream, StreamClock, UpstreamCall
-from services.gateway.ratelimit import Limiter
+from services.gateway.ratelimit import Limiter, StreamCap, client_address, retry_after
 from services.gateway.rewrite import Forward, Limits
 from services.gateway.settings import GatewaySettings
 from services.gateway.store_client import StoreClient
@@ -41,12 +41,9 @@ class Gateway:
         """Origin check (403), authentication (401) and rate limits (429): the user id."""
         self.check_origin(request)
         user_id = await self.auth.user_id(request)
-        ip = request.client.host if request.client else "unknown"
-        decision = await self.limiter.check_request(user_id, ip)
+        decision = await self.limiter.check_request(user_id, client_address(request.scope))
         if not decision.allowed:
-            raise RateLimited(
-                "Too many requests; slow down.", retry_after_s=round(decision.retry_after_s + 0.5)
-            )
+            raise RateLimited("Too many requests; slow down.", retry_after_s=retry_after(decision))
         return user_id
 
     def check_origin(self, request: Request) -> None:
@@ -78,13 +75,9 @@ class Gateway:
             await self.check_owned(user_id, forward)
             return UpstreamCall(self.chat, body, headers, self.clock)
         # The slot first: a user already at the cap costs no store call.
-        slot = await self.limiter.acquire_stream(user_id)
-        if slot is None:
-            raise RateLimited(
-                f"At most {self.settings.max_streams_per_user} answers may stream at once; "
-                "stop one or wait for it to finish.",
-                retry_after_s=1,
-            )
+        slot = await self.limiter.acquire_stream(user_id, client_address(request.scope))
+        if isinstance(slot, str):
+            raise RateLimited(self._stream_cap_message(slot), retry_after_s=1)
         try:
             await self.check_owned(user_id, forward)
         except BaseException:
@@ -98,6 +91,20 @@ class Gateway:
             on_close=slot.release,
             keepalive=slot.renew_if_due,
         )
+
+    def _stream_cap_message(self, cap: StreamCap) -> str:
+        s = self.settings
+        if cap == "user":
+            return (
+                f"At most {s.max_streams_per_user} answers may stream at once; "
+                "stop one or wait for it to finish."
+            )
+        if cap == "address":
+            return (
+                f"At most {s.max_streams_per_address} answers may stream at once from one "
+                "address; wait for one to finish."
+            )
+        return "The assistant is answering as many questions as it can; try again shortly."
 
     async def check_owned(self, user_id: str, forward: Forward) -> None:
         """404 unless the user has every thread, attachment and item `forward` names."""

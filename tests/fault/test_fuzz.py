@@ -37,6 +37,7 @@ def stack(start_stack: StackFactory) -> Iterator[Stack]:
             "GATEWAY_IP_BURST": "10000",
             "GATEWAY_USER_RATE_PER_S": "10000",
             "GATEWAY_USER_BURST": "10000",
+            "GATEWAY_ANON_MINT_BURST": "10000",
         }
     }
     with start_stack(token_delay_ms=0, extra_env=extra) as stack:

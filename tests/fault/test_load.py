@@ -39,6 +39,8 @@ def stack(start_stack: StackFactory) -> Iterator[Stack]:
         "gateway": {
             "GATEWAY_IP_RATE_PER_S": "10000",
             "GATEWAY_IP_BURST": "10000",
+            "GATEWAY_MAX_STREAMS_PER_ADDRESS": "10000",
+            "GATEWAY_ANON_MINT_BURST": "10000",
             "GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S": SLOW_CALL_S,
         },
         "chat": {"CHAT_STORE_TIMEOUT_S": SLOW_CALL_S},

@@ -24,7 +24,13 @@ def serve(app: ASGIApp, *, port: int | None = None, startup_timeout: float = 60.
     """Serve `app` (lifespan included) until the block exits; yields its base URL."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        loop="asyncio",
+        proxy_headers=False,  # as the services run (shared.service, the Dockerfiles)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

@@ -50,6 +50,8 @@ def gateway_settings(upstream_url: str, store_url: str, **overrides: Any) -> Gat
         "ip_burst": 10_000,
         "user_burst": 10_000,
         "max_streams_per_user": 50,
+        "max_streams_per_address": 10_000,
+        "anon_mint_burst": 10_000,
         **overrides,
     }
     return GatewaySettings(_env_file=None, **values)
