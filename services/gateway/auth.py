@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 from itsdangerous import BadSignature, TimestampSigner
+from jwt.algorithms import HMACAlgorithm, get_default_algorithms
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -109,11 +110,24 @@ class DevCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+def _brief(exc: Exception, limit: int = 120) -> str:
+    """PyJWT's message, cut short: it may quote the token (a `kid`, a `crit` value), which
+    whoever sends it writes."""
+    message = str(exc)
+    return message if len(message) <= limit else f"{message[:limit]}..."
+
+
 class JwtVerifier:
-    """Verifies bearer tokens: fixed algorithms, signature, `exp`, `aud`, `iss`, `sub`."""
+    """Verifies bearer tokens: fixed algorithms, signature, `exp`, `aud`, `iss`, `sub`.
+
+    One family only, whatever the token's `alg` says: with a shared secret the HMAC
+    algorithms configured; with a JWKS the signing key's own algorithm (its `alg`, or the one
+    its type implies), and only if it is configured and asymmetric, so a public key never
+    serves as an HMAC secret. (The settings refuse a mixed list at start; this holds without.)
+    Any PyJWT error is a 401.
+    """
 
     def __init__(self, settings: GatewaySettings) -> None:
-        self.algorithms = list(settings.jwt_algorithms)
         self.audience = settings.jwt_audience
         self.issuer = settings.jwt_issuer
         self.leeway = settings.jwt_leeway_s
@@ -123,34 +137,51 @@ class JwtVerifier:
             if settings.jwt_jwks_url
             else None
         )
+        known = get_default_algorithms()
+        self.algorithms = [
+            name
+            for name in settings.jwt_algorithms
+            if name in known
+            and name != "none"
+            and isinstance(known[name], HMACAlgorithm) == (self.jwks is None)
+        ]
 
-    async def _key(self, token: str) -> Any:
+    async def _key(self, token: str) -> tuple[Any, list[str]]:
+        """The key to check `token` with, and the algorithms it may be checked under."""
         if self.jwks is None:
-            return self.secret
+            return self.secret, self.algorithms
         # PyJWKClient fetches with urllib (blocking); keep it off the event loop.
         signing_key = await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)
-        return signing_key.key
+        if signing_key.algorithm_name not in self.algorithms:
+            raise NotAuthenticated(
+                f"The signing key's algorithm ({signing_key.algorithm_name}) is not accepted."
+            )
+        # The PyJWK itself: PyJWT then also verifies with the key's algorithm only.
+        return signing_key, [signing_key.algorithm_name]
 
     async def user_id(self, token: str) -> str:
         """The subject of a valid token; 401 otherwise."""
         try:
-            key = await self._key(token)
+            key, algorithms = await self._key(token)
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=self.algorithms,
+                algorithms=algorithms,
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
                 options={"require": ["exp", "sub", "aud", "iss"]},
             )
         except jwt.PyJWKClientError as exc:
-            logger.warning("JWKS lookup failed: %s", exc)
+            logger.warning("JWKS lookup failed: %s", _brief(exc))
             raise NotAuthenticated("The bearer token's signing key is unknown.") from None
         except jwt.ExpiredSignatureError:
             raise NotAuthenticated("The bearer token has expired.") from None
         except jwt.InvalidTokenError as exc:
-            raise NotAuthenticated(f"The bearer token is invalid: {exc}.") from None
+            raise NotAuthenticated(f"The bearer token is invalid: {_brief(exc)}.") from None
+        except jwt.PyJWTError as exc:  # a key that cannot serve (InvalidKeyError, PyJWKError...)
+            logger.warning("JWT key refused: %s", _brief(exc))
+            raise NotAuthenticated("The bearer token cannot be verified.") from None
         subject = claims.get("sub")
         # The subject travels to the other services in a header: printable ASCII only.
         if (

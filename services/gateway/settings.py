@@ -72,11 +72,15 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie; the gateway refuses an older one too."""
     jwt_algorithms: StrList = ["RS256"]
-    """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them)."""
+    """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them), of one
+    family: HMAC (HS256, HS384, HS512) with a secret, asymmetric (RS*, PS*, ES*, EdDSA) with
+    a JWKS."""
     jwt_secret: SecretStr | None = None
-    """Shared secret for HMAC-signed tokens (HS256...)."""
+    """Shared secret for HMAC-signed tokens (set GATEWAY_JWT_ALGORITHMS to HS256...); not
+    with a JWKS URL."""
     jwt_jwks_url: str | None = None
-    """JWKS URL of the identity provider (keys fetched and cached)."""
+    """JWKS URL of the identity provider (keys fetched and cached); a token is checked with
+    its key's algorithm (the JWK's `alg`, or the one its type implies), which must be listed."""
     jwt_audience: str | None = None
     """Required `aud` claim."""
     jwt_issuer: str | None = None
@@ -203,6 +207,32 @@ class GatewaySettings(ServiceSettings, StoreLimits):
                 raise ValueError("GATEWAY_AUTH=jwt needs GATEWAY_JWT_AUDIENCE and _JWT_ISSUER.")
             if any(alg.lower() == "none" for alg in self.jwt_algorithms):
                 raise ValueError("GATEWAY_JWT_ALGORITHMS must not include 'none'.")
+            from jwt.algorithms import HMACAlgorithm, get_default_algorithms
+
+            known = get_default_algorithms()
+            unknown = [alg for alg in self.jwt_algorithms if alg not in known]
+            if unknown or not self.jwt_algorithms:
+                raise ValueError(
+                    "GATEWAY_JWT_ALGORITHMS must name one or more algorithms PyJWT implements"
+                    f" (such as RS256, ES256 or HS256, spelled so); unknown: {unknown}."
+                )
+            if self.jwt_secret and self.jwt_jwks_url:
+                raise ValueError(
+                    "GATEWAY_AUTH=jwt takes GATEWAY_JWT_SECRET or GATEWAY_JWT_JWKS_URL, not both"
+                    " (tokens would be checked with the JWKS only)."
+                )
+            hmac = [alg for alg in self.jwt_algorithms if isinstance(known[alg], HMACAlgorithm)]
+            if self.jwt_secret and len(hmac) < len(self.jwt_algorithms):
+                raise ValueError(
+                    "With GATEWAY_JWT_SECRET, GATEWAY_JWT_ALGORITHMS must list HMAC algorithms"
+                    " only (HS256, HS384, HS512): a secret cannot check another family."
+                )
+            if self.jwt_jwks_url and hmac:
+                raise ValueError(
+                    "With GATEWAY_JWT_JWKS_URL, GATEWAY_JWT_ALGORITHMS must list asymmetric"
+                    " algorithms only (RS*, PS*, ES*, EdDSA): with an HMAC one a public key"
+                    " could serve as the shared secret."
+                )
         if self.attachment_max_bytes + 65536 > self.max_body_bytes:
             raise ValueError("GATEWAY_MAX_BODY_BYTES must exceed ATTACHMENT_MAX_BYTES by 64 KiB.")
         return self
