@@ -1,218 +1,473 @@
-"""Retrieval quality on the demo book: recall@5, recall@10, nDCG@10 and MRR, through the HTTP API.
+"""Retrieval quality on several corpora, through the HTTP API, against a plain baseline.
 
-    python -m bench.retrieval_eval [--book docs/book] [--split all|dev|test] [--modes hybrid,dense]
+    python -m bench.corpora                  # once: build the third-party sets (.data/eval)
+    python -m bench.retrieval_eval [--corpora book,django-faq,...] [--configs default,dense,...]
+                                   [--precisions int8,fp32] [--splits dev,test]
 
-Ingests the book into a fresh embedded index (via `POST /v1/documents`), then sends every
-question of `bench/data/retrieval_eval.jsonl` to `POST /v1/search` with its page context,
-once per ranking mode, side by side. A hit is relevant when its document and section
-heading match a labelled (document, heading) pair; each pair counts once.
+Corpora: the demo book (`docs/book`, the team's 62 questions in
+`bench/data/retrieval_eval.jsonl`) and the FAQ sets `bench.corpora` builds from Debian
+documentation packages (questions are the FAQ's own headings; each passage is ingested
+without its heading). A corpus whose package or built set is missing is skipped with the
+reason printed.
+
+Each configuration is a set of `RetrievalSettings` overrides: the corpus is ingested into
+a fresh embedded index with `POST /v1/documents` and every question sent to
+`POST /v1/search` (top 10; the book's questions with their page context). Every
+configuration runs with the int8 model (the default) and with fp32. The baseline is
+the thirty-line script: the same model in fp32 over whole passages (whole sections for
+the book, no title or heading), brute-force cosine with numpy.
+
+Metrics per question (binary relevance, each relevant passage counted once): nDCG@10,
+recall@10, MRR. A hit is relevant when its (document, section heading) is labelled
+(book) or its document is the question's passage (FAQ sets). Candidates are compared on
+the dev splits of all corpora together; the test splits are reported, never tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
-import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
+from bench.corpora import DEFAULT_OUT, SOURCES
+from bench.corpora import load as load_built
 from bench.stats import Row
 from services.retrieval.app import create_app
-from services.retrieval.documents import document_id_for
-from services.retrieval.embeddings import Embedder, LocalEmbedder, build_embedder
+from services.retrieval.documents import document_id_for, parse_document
+from services.retrieval.embeddings import Embedder, LocalEmbedder, Purpose, Vectors
 from services.retrieval.ingest import book_files
+from services.retrieval.local_model import Precision
 from services.retrieval.settings import RetrievalSettings
+from shared.contracts.retrieval import MAX_DOCUMENTS_PER_REQUEST
 from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_FILE = REPO / "bench" / "data" / "retrieval_eval.jsonl"
-MODES: dict[str, dict[str, Any]] = {
-    "hybrid": {"hybrid": True},
+BOOK = REPO / "docs" / "book"
+TOP = 10
+Key = tuple[str, str]
+"""What a hit is judged by: (document id, section heading); heading "" on the FAQ sets."""
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
     "dense": {"hybrid": False},
-    "hybrid-noboost": {"hybrid": True, "chapter_boost": 1.0, "lesson_boost": 1.0},
+    "lex1.0": {"lexical_weight": 1.0},
+    "lex0.5": {"lexical_weight": 0.5},
+    "k60": {"rrf_k": 60},
+    "k60-lex0.5": {"rrf_k": 60, "lexical_weight": 0.5},
+    "noboost": {"chapter_boost": 1.0, "lesson_boost": 1.0},
+    "whole": {"chunk_max_chars": 4000},
+    "dense-whole": {"hybrid": False, "chunk_max_chars": 4000},
 }
+"""Candidate configurations: `RetrievalSettings` overrides of today's defaults."""
+PRECISIONS: tuple[Precision, ...] = ("int8", "fp32")
+BASELINE = "baseline"
+METRICS = ("ndcg@10", "recall@10", "mrr")
 
 
-def load_questions(path: Path, split: str) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if split == "all" or r["split"] == split]
+@dataclass
+class Corpus:
+    """One eval set: what is ingested, what is asked, what the baseline ranks."""
+
+    name: str
+    documents: list[tuple[str, str]]
+    """`(path, content)` sent to `POST /v1/documents`."""
+    questions: list[dict[str, Any]]
+    """`{id, question, split, relevant: [Key], page_context}`."""
+    passages: list[tuple[Key, str]]
+    """The baseline's units: whole passages (sections) without title or heading."""
+    key: Callable[[dict[str, Any]], Key]
+    """A search hit's `source` to its `Key`."""
+    third_party: bool = True
 
 
-def relevant_keys(row: dict[str, Any], book: Path) -> list[tuple[str, str]]:
-    keys = []
-    for rel in row["relevant"]:
-        path = (REPO / rel["document"]).resolve().relative_to(book.resolve())
-        keys.append((document_id_for(path.as_posix()), rel["heading"]))
-    return keys
+def _section_key(source: dict[str, Any]) -> Key:
+    return (source["document_id"], (source["heading_path"] or [source["title"]])[-1])
 
 
-def score(hits: list[dict[str, Any]], relevant: list[tuple[str, str]]) -> dict[str, float]:
-    """Binary-relevance metrics for one question; each relevant section counts once."""
-    found: set[tuple[str, str]] = set()
+def _document_key(source: dict[str, Any]) -> Key:
+    return (source["document_id"], "")
+
+
+def book_corpus(book: Path = BOOK, eval_file: Path = EVAL_FILE) -> Corpus:
+    """The demo book with the team's questions; baseline units are its sections."""
+    files = book_files(book)
+    passages: list[tuple[Key, str]] = []
+    for path, content in files:
+        doc = parse_document(path, content)
+        for section in doc.sections:
+            passages.append(((doc.document_id, section.heading_path[-1]), section.text))
+    questions = []
+    for line in eval_file.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        relevant = []
+        for rel in row["relevant"]:
+            path = (REPO / rel["document"]).resolve().relative_to(book.resolve())
+            relevant.append((document_id_for(path.as_posix()), rel["heading"]))
+        questions.append(
+            {
+                "id": row["id"],
+                "question": row["question"],
+                "split": row["split"],
+                "relevant": relevant,
+                "page_context": row.get("page_context") or {},
+            }
+        )
+    return Corpus("book", files, questions, passages, _section_key, third_party=False)
+
+
+def faq_corpus(name: str, root: Path = DEFAULT_OUT) -> Corpus:
+    """A set built by `python -m bench.corpora`; raises `FileNotFoundError` if not built."""
+    directory = root / name
+    if not (directory / "questions.jsonl").is_file():
+        raise FileNotFoundError(f"{directory} not built (python -m bench.corpora {name})")
+    documents, rows = load_built(directory)
+    questions = [
+        {
+            "id": row["id"],
+            "question": row["question"],
+            "split": row["split"],
+            "relevant": [(row["document_id"], "")],
+            "page_context": {},
+        }
+        for row in rows
+    ]
+    passages = [((row["document_id"], ""), row["passage"]) for row in rows]
+    return Corpus(name, documents, questions, passages, _document_key)
+
+
+def load_corpora(names: Sequence[str], root: Path = DEFAULT_OUT) -> list[Corpus]:
+    """The corpora of `names` that can be had; prints why each other one is skipped."""
+    corpora = []
+    for name in names:
+        if name == "book":
+            corpora.append(book_corpus())
+            continue
+        source = SOURCES[name]
+        if not source.files():
+            print(
+                f"  skipped {name}: package {source.package} is not installed "
+                f"(apt-get install {source.package})"
+            )
+            continue
+        try:
+            corpora.append(faq_corpus(name, root))
+        except FileNotFoundError as exc:
+            print(f"  skipped {name}: {exc}")
+    return corpora
+
+
+class MemoEmbedder:
+    """Remembers every vector of one run, so configurations share the embedding work.
+
+    The local model gives a text the same vector whatever the purpose."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+        self._vectors: dict[str, np.ndarray[Any, Any]] = {}
+
+    async def embed(self, texts: list[str], purpose: Purpose = "query") -> Vectors:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, await self.inner.embed(missing, purpose), strict=True):
+                self._vectors[text] = vector
+        return np.stack([self._vectors[t] for t in texts]).astype(np.float32)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def score(found_keys: Sequence[Key], relevant: Sequence[Key]) -> dict[str, float]:
+    """Binary-relevance metrics of one ranked list of keys; each relevant key counts once."""
+    wanted = set(relevant)
+    found: set[Key] = set()
     gains: list[int] = []
-    for hit in hits[:10]:
-        source = hit["source"]
-        key = (source["document_id"], (source["heading_path"] or [source["title"]])[-1])
-        if key in relevant and key not in found:
+    for key in found_keys[:TOP]:
+        if key in wanted and key not in found:
             found.add(key)
             gains.append(1)
         else:
             gains.append(0)
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(wanted), TOP)))
     first = next((i for i, g in enumerate(gains) if g), None)
-
-    def recall(k: int) -> float:
-        return sum(gains[:k]) / len(relevant)
-
     return {
-        "recall@5": recall(5),
-        "recall@10": recall(10),
         "ndcg@10": dcg / ideal if ideal else 0.0,
+        "recall@10": sum(gains) / len(wanted) if wanted else 0.0,
         "mrr": 1 / (first + 1) if first is not None else 0.0,
     }
 
 
-def run_mode(
-    mode: str,
+def mean_by_split(
+    questions: Sequence[dict[str, Any]], metrics: Sequence[dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """`{split: {metric: mean, "n": count}}` for the dev, test and all questions."""
+    groups: dict[str, list[dict[str, float]]] = {}
+    for row, m in zip(questions, metrics, strict=True):
+        for split in (row["split"], "all"):
+            groups.setdefault(split, []).append(m)
+    return {
+        split: {name: sum(m[name] for m in rows) / len(rows) for name in METRICS}
+        | {"n": float(len(rows))}
+        for split, rows in groups.items()
+    }
+
+
+def index_name(corpus: str, precision: str, settings: RetrievalSettings) -> str:
+    """One index corpus per (eval corpus, model, chunking): ingested once, searched often."""
+    return f"{corpus}-{precision}-c{settings.chunk_max_chars}o{settings.chunk_overlap_chars}"
+
+
+def run_config(
+    corpus: Corpus,
     settings: RetrievalSettings,
     embedder: Embedder,
-    files: list[tuple[str, str]],
-    questions: list[dict[str, Any]],
-    book: Path,
+    index: str,
+    ingested: set[str],
 ) -> dict[str, dict[str, float]]:
-    """Per-split mean metrics for one ranking configuration."""
-    per_split: dict[str, list[dict[str, float]]] = {}
+    """Per-split means of one configuration over one corpus, through the HTTP API."""
+    metrics = []
     with (
         serve(create_app(settings, embedder=embedder)) as url,
         httpx.Client(base_url=url, timeout=600) as client,
     ):
-        body = {"corpus": "eval", "documents": [{"path": p, "content": c} for p, c in files]}
-        started = time.perf_counter()
-        response = client.post("/v1/documents", json=body)
-        response.raise_for_status()
-        written = sum(d["written"] for d in response.json()["documents"])
-        if written:
-            print(f"  ingested {written} chunks in {time.perf_counter() - started:.1f}s")
-        for row in questions:
+        if index not in ingested:
+            started, written = time.perf_counter(), 0
+            for start in range(0, len(corpus.documents), MAX_DOCUMENTS_PER_REQUEST):
+                part = corpus.documents[start : start + MAX_DOCUMENTS_PER_REQUEST]
+                body = {"corpus": index, "documents": [{"path": p, "content": c} for p, c in part]}
+                response = client.post("/v1/documents", json=body)
+                response.raise_for_status()
+                written += sum(d["written"] for d in response.json()["documents"])
+            ingested.add(index)
+            print(f"    {index}: {written} chunks in {time.perf_counter() - started:.1f}s")
+        for row in corpus.questions:
             request = {
                 "queries": [row["question"]],
-                "corpus": "eval",
-                "top_k": 10,
-                "page_context": row.get("page_context") or {},
+                "corpus": index,
+                "top_k": TOP,
+                "page_context": row["page_context"],
             }
             result = client.post("/v1/search", json=request)
             result.raise_for_status()
-            metrics = score(result.json()["results"], relevant_keys(row, book))
-            for split in (row["split"], "all"):
-                per_split.setdefault(split, []).append(metrics)
-    return {
-        split: {name: sum(m[name] for m in rows) / len(rows) for name in rows[0]}
-        | {"questions": float(len(rows))}
-        for split, rows in per_split.items()
-    }
+            keys = [corpus.key(hit["source"]) for hit in result.json()["results"]]
+            metrics.append(score(keys, row["relevant"]))
+    return mean_by_split(corpus.questions, metrics)
+
+
+def run_baseline(corpus: Corpus, embedder: Embedder) -> dict[str, dict[str, float]]:
+    """The plain script: embed whole passages, rank by cosine with numpy."""
+
+    async def vectors() -> tuple[Vectors, Vectors]:
+        docs = await embedder.embed([text for _, text in corpus.passages], "document")
+        queries = await embedder.embed([q["question"] for q in corpus.questions], "query")
+        return docs, queries
+
+    docs, queries = asyncio.run(vectors())
+    similarity = queries @ docs.T
+    metrics = []
+    for row, scores in zip(corpus.questions, similarity, strict=True):
+        order = np.argsort(-scores, kind="stable")
+        keys: list[Key] = []
+        for i in order:  # distinct keys, best passage first (a key may have several)
+            key = corpus.passages[int(i)][0]
+            if key not in keys:
+                keys.append(key)
+            if len(keys) == TOP:
+                break
+        metrics.append(score(keys, row["relevant"]))
+    return mean_by_split(corpus.questions, metrics)
+
+
+Results = dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]
+"""`{corpus: {config: {precision: {split: {metric: value}}}}}`."""
 
 
 def evaluate(
-    book: Path,
-    eval_file: Path,
-    split: str,
-    modes: list[str],
-    rrf_k: int | None = None,
-    redis_url: str | None = None,
-    embedder: Embedder | None = None,
-) -> dict[str, Any]:
-    """`{mode: {split: {metric: value}}}` for the questions of `split`, per ranking mode.
-
-    `redis_url`: the shared embedding cache (same vectors, keyed by model and text),
-    which spares re-embedding the book on every run.
-    """
-    questions = load_questions(eval_file, split)
-    files = book_files(book)
-    if embedder is None:  # the default stack; environment overrides apply
-        embedder = build_embedder(RetrievalSettings())
-    results: dict[str, Any] = {}
+    corpora: list[Corpus], configs: Sequence[str], precisions: Sequence[Precision]
+) -> Results:
+    """Every configuration at every precision over every corpus, plus the baseline."""
+    wanted: set[Precision] = {*precisions, "fp32"}
+    embedders = {p: MemoEmbedder(LocalEmbedder(precision=p)) for p in sorted(wanted)}
+    results: Results = {}
+    ingested: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as data_dir:
-        for mode in modes:
-            overrides = dict(MODES[mode])
-            if rrf_k:
-                overrides["rrf_k"] = rrf_k
-            settings = RetrievalSettings(
-                data_dir=Path(data_dir),
-                log_level="warning",
-                log_json=False,
-                redis_url=redis_url,
-                **overrides,
+        for corpus in corpora:
+            print(
+                f"  {corpus.name}: {len(corpus.questions)} questions, "
+                f"{len(corpus.documents)} documents"
             )
-            print(f"  mode {mode}: {len(questions)} questions over {len(files)} pages")
-            results[mode] = run_mode(mode, settings, embedder, files, questions, book)
+            per_config = results.setdefault(corpus.name, {})
+            per_config[BASELINE] = {p: run_baseline(corpus, embedders[p]) for p in precisions}
+            for precision in precisions:
+                for config in configs:
+                    settings = RetrievalSettings(
+                        data_dir=Path(data_dir),
+                        log_level="warning",
+                        log_json=False,
+                        redis_url=None,
+                        local_model_precision=precision,
+                        **CONFIGS[config],
+                    )
+                    index = index_name(corpus.name, precision, settings)
+                    per_config.setdefault(config, {})[precision] = run_config(
+                        corpus, settings, embedders[precision], index, ingested
+                    )
     return results
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Print the metrics table; return `{mode: {split: {metric: value}}}`."""
-    parser = argparse.ArgumentParser(prog="python -m bench.retrieval_eval")
-    parser.add_argument("--book", type=Path, default=REPO / "docs" / "book")
-    parser.add_argument("--eval", type=Path, default=EVAL_FILE)
-    parser.add_argument("--split", choices=["all", "dev", "test"], default="all")
-    parser.add_argument("--modes", default="hybrid,dense,hybrid-noboost")
-    parser.add_argument("--rrf-k", type=int, default=None)
-    args = parser.parse_args(argv)
-    results = evaluate(args.book, args.eval, args.split, args.modes.split(","), args.rrf_k)
+def reference(results: Results, corpus: str, split: str) -> dict[str, float] | None:
+    """The baseline: fp32 brute-force cosine (int8 when fp32 was not run)."""
+    base = results[corpus][BASELINE]
+    chosen = base.get("fp32") or base.get("int8")
+    return chosen.get(split) if chosen else None
 
-    splits = [s for s in ("dev", "test", "all") if any(s in r for r in results.values())]
-    header = f"{'mode':<16}{'split':<7}{'n':>4}{'R@5':>8}{'R@10':>8}{'nDCG@10':>9}{'MRR':>8}"
+
+def print_table(results: Results, splits: Sequence[str]) -> None:
+    header = (
+        f"{'corpus':<12}{'split':<6}{'config':<13}{'model':<6}{'n':>4}"
+        f"{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG':>8}{'ratio':>7}"
+    )
     print("\n" + header + "\n" + "-" * len(header))
-    for mode, per_split in results.items():
+    for corpus, per_config in results.items():
         for split in splits:
-            m = per_split.get(split)
-            if m:
-                print(
-                    f"{mode:<16}{split:<7}{int(m['questions']):>4}{m['recall@5']:>8.3f}"
-                    f"{m['recall@10']:>8.3f}{m['ndcg@10']:>9.3f}{m['mrr']:>8.3f}"
-                )
+            base = reference(results, corpus, split)
+            for config, per_precision in per_config.items():
+                for precision, per_split in per_precision.items():
+                    m = per_split.get(split)
+                    if not m or not base:
+                        continue
+                    delta = m["ndcg@10"] - base["ndcg@10"]
+                    ratio = m["ndcg@10"] / base["ndcg@10"] if base["ndcg@10"] else math.nan
+                    print(
+                        f"{corpus:<12}{split:<6}{config:<13}{precision:<6}{int(m['n']):>4}"
+                        f"{m['ndcg@10']:>9.3f}{m['recall@10']:>7.3f}{m['mrr']:>7.3f}"
+                        f"{delta:>+8.3f}{ratio:>7.3f}"
+                    )
+            print()
+
+
+def summary(results: Results, third_party: set[str]) -> None:
+    """Dev splits of all corpora together (macro means), then the goal on the test splits."""
+    corpora = list(results)
+    configs = [c for c in results[corpora[0]]]
+    precisions = list(results[corpora[0]][configs[0]])
+    print("Dev splits, all corpora together (mean over corpora; dnDCG vs the fp32 baseline):")
+    print(f"{'config':<13}{'model':<6}{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG 3rd-party':>17}")
+    for config in configs:
+        for precision in precisions:
+            rows = [results[c][config][precision].get("dev") for c in corpora]
+            if any(r is None for r in rows):
+                continue
+            means = {m: sum(r[m] for r in rows if r) / len(rows) for m in METRICS}
+            deltas = [
+                results[c][config][precision]["dev"]["ndcg@10"]
+                - (reference(results, c, "dev") or {})["ndcg@10"]
+                for c in corpora
+                if c in third_party
+            ]
+            delta = sum(deltas) / len(deltas) if deltas else math.nan
+            print(
+                f"{config:<13}{precision:<6}{means['ndcg@10']:>9.3f}{means['recall@10']:>7.3f}"
+                f"{means['mrr']:>7.3f}{delta:>+17.3f}"
+            )
+    print(
+        "\nGoal on the test splits: nDCG@10 >= baseline + 0.03 and recall@10 >= 0.95 on every"
+        " third-party corpus, book nDCG@10 >= today's default (int8):"
+    )
+    book_default = results.get("book", {}).get("default", {}).get("int8", {}).get("test")
+    for config in configs:
+        if config == BASELINE:
+            continue
+        for precision in precisions:
+            misses = []
+            for c in corpora:
+                m = results[c][config][precision].get("test")
+                base = reference(results, c, "test")
+                if m is None or base is None:
+                    continue
+                if c in third_party:
+                    if m["ndcg@10"] < base["ndcg@10"] + 0.03:
+                        misses.append(f"{c} nDCG {m['ndcg@10']:.3f} < {base['ndcg@10'] + 0.03:.3f}")
+                    if m["recall@10"] < 0.95:
+                        misses.append(f"{c} R@10 {m['recall@10']:.3f}")
+                elif book_default and m["ndcg@10"] < book_default["ndcg@10"]:
+                    misses.append(f"book nDCG {m['ndcg@10']:.3f} < {book_default['ndcg@10']:.3f}")
+            verdict = "MEETS the goal" if not misses else "misses: " + "; ".join(misses)
+            print(f"  {config:<13}{precision:<6}{verdict}")
+
+
+def main(argv: list[str] | None = None) -> Results:
+    """Print the tables; return `{corpus: {config: {precision: {split: {metric: value}}}}}`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.retrieval_eval")
+    parser.add_argument("--corpora", default=",".join(["book", *SOURCES]))
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--splits", default="dev,test")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where bench.corpora wrote")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    configs = args.configs.split(",")
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown config {unknown}; known: {', '.join(CONFIGS)}")
+    precisions: list[Precision] = []
+    for p in args.precisions.split(","):
+        if p not in PRECISIONS:
+            parser.error(f"unknown precision {p!r}")
+        precisions.append(p)
+    corpora = load_corpora(args.corpora.split(","), args.out)
+    if not corpora:
+        parser.error("no corpus to evaluate")
+    results = evaluate(corpora, configs, precisions)
+    print_table(results, args.splits.split(","))
+    summary(results, {c.name for c in corpora if c.third_party})
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
     return results
 
 
 def bench_rows() -> list[Row]:
-    """`make bench` rows: hybrid's quality on every split, dense-only as the baseline."""
-    book, redis_url = REPO / "docs" / "book", os.environ.get("REDIS_URL") or None
-    results = evaluate(book, EVAL_FILE, "all", ["hybrid", "dense"], redis_url=redis_url)
+    """`make bench` rows: default vs the plain baseline on every corpus, test split."""
+    corpora = load_corpora(["book", *SOURCES])
+    results = evaluate(corpora, ["default", "dense"], list(PRECISIONS))
     rows = []
-    for split in ("dev", "test", "all"):
-        for metric in ("recall@5", "recall@10", "ndcg@10", "mrr"):
-            rows.append(
-                Row(
-                    "retrieval-q",
-                    f"{metric} {split}, hybrid vs dense",
-                    results["hybrid"][split][metric],
-                    "",
-                    results["dense"][split][metric],
-                    ">= 0.80" if metric == "ndcg@10" else "",
+    for corpus in corpora:
+        for split in ("dev", "test"):
+            base = reference(results, corpus.name, split)
+            for precision in PRECISIONS:
+                value = results[corpus.name]["default"][precision][split]["ndcg@10"]
+                rows.append(
+                    Row(
+                        "retrieval-q",
+                        f"ndcg@10 {corpus.name} {split}, default {precision} vs fp32 cosine",
+                        value,
+                        "",
+                        base["ndcg@10"] if base else None,
+                    )
                 )
-            )
-    # The int8 default against the full-precision model it was quantized from.
-    full = evaluate(
-        book,
-        EVAL_FILE,
-        "all",
-        ["hybrid"],
-        redis_url=redis_url,
-        embedder=LocalEmbedder(precision="fp32"),
-    )
-    for split in ("dev", "test", "all"):
+        dense = results[corpus.name]["dense"]["int8"]["test"]["ndcg@10"]
         rows.append(
             Row(
                 "retrieval-q",
-                f"ndcg@10 {split}, hybrid: int8 model vs fp32",
-                results["hybrid"][split]["ndcg@10"],
+                f"ndcg@10 {corpus.name} test, default vs dense-only (int8)",
+                results[corpus.name]["default"]["int8"]["test"]["ndcg@10"],
                 "",
-                full["hybrid"][split]["ndcg@10"],
+                dense,
             )
         )
     return rows
