@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psutil
 
+from shared.assertions import new_key_pair
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = ROOT / ".data" / "run.json"
 # Every process of a run carries this variable; its value names the run.
@@ -64,6 +66,14 @@ def main() -> int:
     env[MARK] = run
     for prefix in ("GATEWAY", "CHAT", "RETRIEVAL", "STORE"):
         env.setdefault(f"{prefix}_LOG_JSON", "false")  # plain lines read better in a terminal
+    # Chat and store take a user only from the gateway's signed assertion: with no key pair
+    # configured, this run gets one of its own.
+    configured = Path(".env").read_text() if Path(".env").exists() else ""
+    if not any(
+        name in env or name in configured
+        for name in ("USER_ASSERTION_PRIVATE_KEY", "USER_ASSERTION_PUBLIC_KEY")
+    ):
+        env["USER_ASSERTION_PRIVATE_KEY"], env["USER_ASSERTION_PUBLIC_KEY"] = new_key_pair()
     # The demo book is ingested in the background on first start (when its corpus is empty).
     env.setdefault("RETRIEVAL_INGEST_ON_START", "docs/book")
     # honcho runs each Procfile line with this interpreter's venv first on PATH.

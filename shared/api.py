@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER
+from shared.assertions import AssertionVerifier
+from shared.contracts.common import MAX_ID_LENGTH, USER_ASSERTION_HEADER, USER_ID_HEADER
 from shared.errors import ApiError, ErrorResponse, validation_details
 
 Schema = type[BaseModel] | TypeAdapter[Any]
@@ -100,12 +101,17 @@ def validate_json(raw: bytes, schema: Schema) -> Any:
 
 
 def user_id_header(request: Request[Any]) -> str:
-    """The user a service-to-service call acts for (`X-User-ID`, set by the gateway)."""
+    """The user a service-to-service call acts for (`X-User-ID`, set by the gateway), and
+    vouched for by the gateway's assertion when the service checks them (401 otherwise)."""
     user_id = request.headers.get(USER_ID_HEADER, "")
     if not user_id:
         raise ApiError(400, "The X-User-ID header is required.", code="missing_user")
     if len(user_id) > MAX_ID_LENGTH:
         raise ApiError(400, f"X-User-ID is longer than {MAX_ID_LENGTH} characters.")
+    verifier: AssertionVerifier | None = getattr(request.app.state, "user_assertions", None)
+    asserted = verifier and verifier.user_id(request.headers.get(USER_ASSERTION_HEADER))
+    if verifier is not None and asserted != user_id:
+        raise ApiError(401, "The call carries no valid gateway assertion of its X-User-ID.")
     return user_id
 
 

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Lifespan
 
 from shared.api import openapi_route
+from shared.assertions import AssertionVerifier
 from shared.errors import ErrorTable, install_error_handlers
 from shared.health import ReadinessCheck, health_routes
 from shared.logs import configure_logging
@@ -86,6 +87,8 @@ def build_app(
     )
     install_error_handlers(app, errors)
     app.state.settings = settings
+    if check_service_token and settings.user_assertion_public_key:
+        app.state.user_assertions = AssertionVerifier(settings.user_assertion_public_key)
     return app
 
 

@@ -11,7 +11,7 @@ import ipaddress
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -41,11 +41,27 @@ class ServiceSettings(BaseSettings):
     )
     """Shared service-to-service token. When set, internal calls must carry it; required by
     a service that checks it and listens beyond loopback."""
+    user_assertion_public_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("USER_ASSERTION_PUBLIC_KEY")
+    )
+    """Ed25519 public key (PEM) of the gateway's user assertions. When set, a call that
+    acts for a user (`X-User-ID`) must carry the gateway's signed assertion of that user
+    (401 otherwise), so the service token alone acts for nobody. The gateway signs with
+    `USER_ASSERTION_PRIVATE_KEY`."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted, in bytes; larger ones get 413."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve `/metrics` on this port of `host` only, apart from the API (so a public
     edge never exposes it). Unset: `/metrics` is on the service port."""
+
+    @field_validator("user_assertion_public_key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        if value:
+            from shared.assertions import AssertionVerifier
+
+            AssertionVerifier(value)  # refuses anything but an Ed25519 public key
+        return value or None
 
     @property
     def token(self) -> str | None:

@@ -27,6 +27,8 @@ class RequestContext:
     and the ChatKit request's `metadata`, handed to the store and to `respond()`."""
 
     user_id: str
+    user_assertion: str | None = None
+    """The gateway's signed assertion of `user_id`, passed on to the store."""
     request_id: str | None = None
     reader: ReaderContext = field(default_factory=ReaderContext)
     gateway_url: str | None = None

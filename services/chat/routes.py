@@ -38,7 +38,7 @@ from services.chat.server import BookChatServer
 from services.chat.submission import Submission
 from shared.api import ApiRoute, refuse_nul, user_id_header
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER, ReaderContext
-from shared.contracts.common import USER_ID_HEADER
+from shared.contracts.common import USER_ASSERTION_HEADER, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
 from shared.http import UpstreamRefused
@@ -68,6 +68,7 @@ async def chatkit(request: Request[ChatState]) -> Response:
     parsed = _parse(await request.body())
     context = RequestContext(
         user_id=user_id,
+        user_assertion=request.headers.get(USER_ASSERTION_HEADER),
         request_id=current_request_id(),
         reader=_reader(parsed),
         gateway_url=request.headers.get(GATEWAY_URL_HEADER) or None,

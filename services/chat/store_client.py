@@ -20,7 +20,7 @@ from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter, ValidationError
 
 from services.chat.errors import QuotaExceeded, RecordTooLarge
-from shared.contracts.common import USER_ID_HEADER
+from shared.contracts.common import USER_ASSERTION_HEADER, USER_ID_HEADER
 from shared.contracts.store import (
     MAX_PAGE_SIZE,
     AttachmentBody,
@@ -40,13 +40,13 @@ _item_page: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
 _owned: TypeAdapter[Owned] = TypeAdapter(Owned)
 
 
+def _get(context: Any, name: str) -> Any:
+    return context.get(name) if isinstance(context, Mapping) else getattr(context, name, None)
+
+
 def user_id_of(context: Any) -> str:
     """The user id of a request context: `context["user_id"]` or `context.user_id`."""
-    user_id = (
-        context.get("user_id")
-        if isinstance(context, Mapping)
-        else getattr(context, "user_id", None)
-    )
+    user_id = _get(context, "user_id")
     if not isinstance(user_id, str) or not user_id:
         raise ValueError("The request context has no user_id; the store is scoped per user.")
     return user_id
@@ -77,6 +77,9 @@ class HttpStore(Store[Any]):
         params: dict[str, Any] | None = None,
     ) -> Answer:
         headers = {USER_ID_HEADER: user_id_of(context)}
+        assertion = _get(context, "user_assertion")
+        if isinstance(assertion, str):
+            headers[USER_ASSERTION_HEADER] = assertion
         response = await self.client.request(
             method, path, body=body, params=params, headers=headers, expect=(403, 404, 413)
         )

@@ -21,6 +21,7 @@ from services.gateway.routes import edge_headers, routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway, GatewayState
 from services.gateway.store_client import StoreClient
+from shared.assertions import AssertionSigner
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
 from shared.contracts.store import ENVELOPE_BYTES
 from shared.errors import ErrorTable
@@ -64,6 +65,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             max_connections=settings.upstream_max_connections,
             max_answer_bytes=settings.chat_answer_bytes,
         )
+        key = settings.user_assertion_private_key
         store = StoreClient(
             ServiceHttp(
                 settings.store_url,
@@ -72,7 +74,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
                 # attachment bytes come back whole; metadata records are bounded by the store
                 max_body_bytes=max(settings.attachment_max_bytes, settings.store_max_metadata_bytes)
                 + ENVELOPE_BYTES,
-            )
+            ),
+            AssertionSigner(key.get_secret_value(), settings.user_assertion_ttl_s) if key else None,
         )
         limits = Limits.from_settings(settings)
         gateway = Gateway(

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from shared.assertions import AssertionSigner
 from shared.contracts.store import MAX_OWNED_IDS, StoreLimits
 from shared.settings import ServiceSettings
 
@@ -71,6 +72,15 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     """Mark the dev cookie `Secure`; unset: whenever `public_url` is https."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie; the gateway refuses an older one too."""
+    user_assertion_private_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("USER_ASSERTION_PRIVATE_KEY")
+    )
+    """Ed25519 private key (PEM) the gateway signs user assertions with; chat and store
+    check them with `USER_ASSERTION_PUBLIC_KEY`. Unset: no assertions (the service token
+    alone then lets a caller act for any user)."""
+    user_assertion_ttl_s: int = Field(default=900, ge=30, le=86400)
+    """Lifetime of a user assertion: longer than the longest answer (its store calls carry
+    the assertion the answer started with)."""
     jwt_algorithms: StrList = ["RS256"]
     """Accepted JWT signing algorithms (fixed; the token's `alg` cannot widen them), of one
     family: HMAC (HS256, HS384, HS512) with a secret, asymmetric (RS*, PS*, ES*, EdDSA) with
@@ -159,6 +169,14 @@ class GatewaySettings(ServiceSettings, StoreLimits):
 
     book_dir: Path = ROOT / "docs" / "book"
     """The demo book the web client shows."""
+
+    @field_validator("user_assertion_private_key")
+    @classmethod
+    def _private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            AssertionSigner(value.get_secret_value(), ttl_s=60)  # an Ed25519 private key
+            return value
+        return None
 
     @property
     def dev_cookie(self) -> tuple[str, bool]:

@@ -17,8 +17,9 @@ from services.gateway.ratelimit import Limiter, StreamCap, client_address, retry
 from services.gateway.rewrite import Forward, Limits
 from services.gateway.settings import GatewaySettings
 from services.gateway.store_client import StoreClient
+from shared.assertions import user_headers
 from shared.contracts.chat import IDEMPOTENCY_KEY_HEADER
-from shared.contracts.common import MAX_ID_LENGTH, USER_ID_HEADER, is_id
+from shared.contracts.common import MAX_ID_LENGTH, is_id
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.contracts.store import OwnershipQuery, ThreadItemIds
 
@@ -61,7 +62,7 @@ class Gateway:
         """Take a stream slot (for a streaming request), check in one store call that the
         user has what the request names, and relay it to the chat service."""
         headers = {
-            USER_ID_HEADER: user_id,
+            **user_headers(user_id, self.store.signer),
             "content-type": "application/json",
             GATEWAY_URL_HEADER: self.uploads.base_url(request),
         }

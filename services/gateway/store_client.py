@@ -13,7 +13,7 @@ from chatkit.types import Attachment
 from pydantic import ValidationError
 
 from services.gateway.errors import NotFound, QuotaExceeded, TooLarge
-from shared.contracts.common import USER_ID_HEADER
+from shared.assertions import AssertionSigner, user_headers
 from shared.contracts.store import AttachmentBody, Owned, OwnershipQuery
 from shared.http import Answer, NotASegment, ServiceHttp, UpstreamUnavailable, segment
 
@@ -34,8 +34,10 @@ def _seg(value: str) -> str:
 class StoreClient:
     """Thin async client of the store service's REST API."""
 
-    def __init__(self, client: ServiceHttp) -> None:
+    def __init__(self, client: ServiceHttp, signer: AssertionSigner | None = None) -> None:
+        """`signer` asserts the user of each call, when the gateway signs assertions."""
         self.client = client
+        self.signer = signer
 
     async def _call(
         self,
@@ -47,7 +49,7 @@ class StoreClient:
         content_type: str | None = None,
         expect: tuple[int, ...] = (),
     ) -> Answer:
-        headers = {USER_ID_HEADER: user_id}
+        headers = user_headers(user_id, self.signer)
         if content_type:
             headers["content-type"] = content_type
         return await self.client.request(method, path, body=content, headers=headers, expect=expect)

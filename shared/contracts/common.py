@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 USER_ID_HEADER = "x-user-id"
 """Header with the authenticated user id on internal calls (set by the caller, not the body)."""
+USER_ASSERTION_HEADER = "x-user-assertion"
+"""Header with the gateway's signed statement of that user id (`shared/assertions.py`), on
+every internal call that acts for a user when assertion keys are configured."""
 
 MAX_ID_LENGTH = 255
 """Longest id (thread, item, attachment, user) any service accepts."""

@@ -103,7 +103,7 @@ async def test_repeats_within_the_cap_are_forwarded_once(stack: Stack, user: Gat
 
 async def add_items(stack: Stack, user: GatewayUser, thread_id: str, count: int) -> list[str]:
     """`count` assistant messages put straight into the user's thread at the store."""
-    headers = {"x-user-id": user.user_id, "x-service-token": stack.token}
+    headers = stack.acting_for(user.user_id)
     ids = [f"msg_extra_{n:03d}" for n in range(count)]
     async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers) as store:
         for item_id in ids:
@@ -148,7 +148,7 @@ async def test_feedback_ids_are_capped_and_checked_in_one_call(
     accepted = await user.native(feedback(items))
     assert accepted.status == 200, accepted.body
     assert await store_calls(stack) - calls <= 6
-    headers = {"x-user-id": user.user_id, "x-service-token": stack.token}
+    headers = stack.acting_for(user.user_id)
     async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers) as store:
         thread = (await store.get(f"/v1/threads/{thread_id}")).json()
     assert set(thread["thread"]["metadata"]["feedback"]) == set(items)

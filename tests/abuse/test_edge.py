@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.abuse.refusals import QUICK_S
+from shared.assertions import AssertionSigner, new_key_pair, user_headers
+from tests.abuse.refusals import QUICK_S, assert_refused, timed
 from tests.fault.conftest import StackFactory
 from tests.support.servers import free_port
 from tests.support.stack import REPO, Stack
@@ -162,3 +163,41 @@ async def test_no_token_takes_no_user_from_another_address(store_on_all_interfac
         # Nothing was written; on loopback the embedded default still needs no token.
         listed = await inside.get("/v1/threads")
         assert listed.status_code == 200 and listed.json()["data"] == []
+
+
+# -- the user assertion ----------------------------------------------------------------
+
+
+async def test_the_service_token_alone_acts_for_nobody(stack: Stack) -> None:
+    victim = f"victim-{uuid.uuid4().hex}"
+    mallory = f"mallory-{uuid.uuid4().hex}"
+    forged = AssertionSigner(new_key_pair()[0], ttl_s=600)  # not the gateway's key
+    attempts = {
+        "no assertion": {"x-service-token": stack.token, "x-user-id": victim},
+        "another key's": {"x-service-token": stack.token, **user_headers(victim, forged)},
+        "another user's": {
+            **stack.acting_for(mallory),
+            "x-user-id": victim,
+        },
+        "garbage": {
+            "x-service-token": stack.token,
+            "x-user-id": victim,
+            "x-user-assertion": "x" * 5000,
+        },
+    }
+    listed = {"type": "threads.list", "params": {}}
+    store, chat = stack.url("store"), stack.url("chat")
+    async with httpx.AsyncClient(timeout=10) as client:
+        for what, headers in attempts.items():
+            for call in (
+                client.put(f"{store}/v1/threads/thr_edge", json=THREAD, headers=headers),
+                client.post(f"{chat}/chatkit", json=listed, headers=headers),
+            ):
+                answer, took = await timed(call)
+                assert answer.status_code == 401, (what, answer.text)
+                assert_refused(answer.status_code, answer.json(), 401, "unauthorized", took)
+        # Nothing was written for the victim; with the gateway's assertion the call is served.
+        mine = await client.get(f"{store}/v1/threads", headers=stack.acting_for(victim))
+        assert mine.status_code == 200 and mine.json()["data"] == []
+        answer = await client.post(f"{chat}/chatkit", json=listed, headers=stack.acting_for(victim))
+        assert answer.status_code == 200, answer.text

@@ -49,7 +49,7 @@ async def user(stack: Stack) -> AsyncIterator[GatewayUser]:
 @pytest.fixture
 async def store(stack: Stack, user: GatewayUser) -> AsyncIterator[httpx.AsyncClient]:
     """The store service, called as the gateway's user (what the services behind do)."""
-    headers = {"x-user-id": user.user_id, "x-service-token": stack.token}
+    headers = stack.acting_for(user.user_id)
     async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers) as client:
         yield client
 
@@ -94,7 +94,7 @@ async def test_a_full_thread_refuses_the_next_message_and_no_reply_is_cut(
 ) -> None:
     thread_id = created(await user.ask("How do I bring my own book?"))
     for _ in range(ITEMS):  # follow-ups until the thread has no room for one more turn
-        status, before = await store_items(stack.url("store"), stack.token, user.user_id, thread_id)
+        status, before = await store_items(stack, user.user_id, thread_id)
         assert status == 200 and len(before) <= ITEMS
         follow_up = {
             "type": "threads.add_user_message",
@@ -109,7 +109,7 @@ async def test_a_full_thread_refuses_the_next_message_and_no_reply_is_cut(
     message = assert_refused(answer.status, answer.body, 403, "quota_exceeded", took)
     assert f"({ITEMS})" in message
     assert len(before) + 1 + RESERVED > ITEMS  # refused only for want of room
-    _, after = await store_items(stack.url("store"), stack.token, user.user_id, thread_id)
+    _, after = await store_items(stack, user.user_id, thread_id)
     assert after == before
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.integration.gateway.sse import Received, iter_events, read_all
+from tests.support.stack import Stack
 
 COOKIE = "chatkit_uid"
 BOOK_PAGE = {"current_chapter": 1, "current_page": "01-getting-started/01-what-it-is"}
@@ -156,14 +157,14 @@ class GatewayUser:
 
 
 async def store_items(
-    store: str, token: str, user_id: str, thread_id: str
+    stack: Stack, user_id: str, thread_id: str
 ) -> tuple[int, list[dict[str, Any]]]:
     """(status, items) of the thread straight from the store service, read as `user_id`:
     every kind of item, hidden ones too, oldest first."""
-    headers = {"x-user-id": user_id, "x-service-token": token}
+    headers = stack.acting_for(user_id)
     items: list[dict[str, Any]] = []
     after = None
-    async with httpx.AsyncClient(base_url=store, headers=headers, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers, timeout=30) as http:
         while True:
             params: dict[str, str | int] = {"limit": 100, "order": "asc"}
             if after:

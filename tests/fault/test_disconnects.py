@@ -56,7 +56,7 @@ async def test_disconnect_cancels_upstream_and_keeps_the_partial_answer(
         # over, so what the store holds now is all there will be.
         await until_finished(stack.url("chat"), "POST", "/chatkit", finished + 1)
 
-        status, items = await store_items(stack.url("store"), stack.token, user.user_id, thread_id)
+        status, items = await store_items(stack, user.user_id, thread_id)
         assert status == 200
         kinds = [i["type"] for i in items]
         assert kinds[0] == "user_message" and items[0]["content"][0]["text"] == QUESTION

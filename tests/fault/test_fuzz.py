@@ -110,7 +110,7 @@ def test_no_5xx_and_every_error_is_an_envelope(stack: Stack, name: str) -> None:
     base_url = stack.url(name)
     document = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
     schema = schemathesis.openapi.from_dict(document)
-    headers = {} if name == "gateway" else {"x-service-token": stack.token, "x-user-id": FUZZ_USER}
+    headers = {} if name == "gateway" else stack.acting_for(FUZZ_USER)
     problems: list[str] = []
     statuses: Counter[str] = Counter()
     results = list(schema.get_all_operations())
@@ -146,7 +146,7 @@ def test_the_envelope_check_itself(
 def test_malformed_transcription_audio_is_a_400(stack: Stack, name: str, audio: str) -> None:
     """Found by the fuzzer: undecodable `audio_base64` was a 500 (a 502 at the edge)."""
     body = {"type": "input.transcribe", "params": {"audio_base64": audio, "mime_type": "audio/ogg"}}
-    headers = {} if name == "gateway" else {"x-service-token": stack.token, "x-user-id": FUZZ_USER}
+    headers = {} if name == "gateway" else stack.acting_for(FUZZ_USER)
     response = httpx.post(f"{stack.url(name)}/chatkit", json=body, headers=headers, timeout=30)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "bad_request"
@@ -157,7 +157,7 @@ def test_malformed_transcription_audio_is_a_400(stack: Stack, name: str, audio: 
 
 
 def test_an_id_with_a_nul_is_refused_by_the_store(stack: Stack) -> None:
-    headers = {"x-service-token": stack.token, "x-user-id": FUZZ_USER}
+    headers = stack.acting_for(FUZZ_USER)
     response = httpx.get(f"{stack.url('store')}/v1/threads/thr_a%00b", headers=headers)
     assert response.status_code in (404, 422), response.text
 

@@ -92,14 +92,12 @@ async def _check_through_gateway(conversation: Conversation) -> None:
 
 async def _check_in_store(stack: Stack, conversation: Conversation, stranger: str) -> None:
     user_id = conversation.user.user_id
-    status, items = await store_items(
-        stack.url("store"), stack.token, user_id, conversation.thread_id
-    )
+    status, items = await store_items(stack, user_id, conversation.thread_id)
     assert status == 200
     assert all(i["thread_id"] == conversation.thread_id for i in items)
     ids = [i["id"] for i in items if i["type"] in ("user_message", "assistant_message")]
     assert ids == [i for turn in conversation.turns for i in (turn[0], turn[2])]
-    status, _ = await store_items(stack.url("store"), stack.token, stranger, conversation.thread_id)
+    status, _ = await store_items(stack, stranger, conversation.thread_id)
     assert status == 404, "another user can read this thread in the store"
 
 

@@ -76,7 +76,7 @@ async def test_redis_outage_changes_only_caching_and_rate_limit_storage(
     hits = await _metric(stack, HITS)
     assert await _answer(stack, question) == before
     assert await _metric(stack, HITS) > hits
-    assert redis_server.keys("chatkit:emb:*") and redis_server.keys("gateway:rl:*")
+    assert redis_server.keys("chatkit:emb:*") and redis_server.keys("gateway:*:rl:*")
 
     redis_server.stop()
     errors = await _metric(stack, ERRORS)
@@ -97,4 +97,4 @@ async def test_redis_outage_changes_only_caching_and_rate_limit_storage(
     assert await _answer(stack, question) == before
     assert await _metric(stack, HITS) > hits, "caching did not resume"
     assert redis_server.keys("chatkit:emb:*")
-    assert redis_server.keys("gateway:rl:*"), "rate limits did not move back to Redis"
+    assert redis_server.keys("gateway:*:rl:*"), "rate limits did not move back to Redis"

@@ -202,9 +202,7 @@ async def test_postgres_restart_under_load_loses_and_doubles_nothing(
             results = await asyncio.gather(*runs)
             turns = 0
             for client, (thread_id, shown) in zip(clients, results, strict=True):
-                status, stored = await store_items(
-                    stack.url("store"), stack.token, client.user_id, thread_id
-                )
+                status, stored = await store_items(stack, client.user_id, thread_id)
                 assert status == 200
                 ids = [i["id"] for i in stored]
                 doubled = [i for i, count in Counter(ids).items() if count > 1]

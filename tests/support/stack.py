@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.assertions import AssertionSigner, new_key_pair, user_headers
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -37,6 +38,12 @@ class Stack:
     logs: Path
     stack: ExitStack = field(repr=False)
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
+    assertions: AssertionSigner | None = field(default=None, repr=False)
+    """Signs user assertions as the gateway does (chat and store check them)."""
+
+    def acting_for(self, user_id: str) -> dict[str, str]:
+        """Headers of an internal call acting for `user_id`, as the gateway sends them."""
+        return {"x-service-token": self.token, **user_headers(user_id, self.assertions)}
 
     @property
     def gateway(self) -> str:
@@ -88,8 +95,13 @@ def platform(
     if index_from is not None:
         shutil.copytree(index_from, tmp / "retrieval")
     common = {"INTERNAL_TOKEN": token, "HF_HUB_OFFLINE": "1"}
+    private_key, public_key = new_key_pair()  # chat and store check the gateway's assertions
     env: dict[str, dict[str, str]] = {
-        "store": {"STORE_DATABASE_URL": database_url, "STORE_LOG_LEVEL": "warning"},
+        "store": {
+            "STORE_DATABASE_URL": database_url,
+            "STORE_LOG_LEVEL": "warning",
+            "USER_ASSERTION_PUBLIC_KEY": public_key,
+        },
         "retrieval": {
             "RETRIEVAL_DATA_DIR": str(tmp / "retrieval"),
             "RETRIEVAL_INGEST_ON_START": str(book),
@@ -101,6 +113,7 @@ def platform(
             "CHAT_MODEL_PROVIDER": "offline",
             "CHAT_OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms),
             "CHAT_LOG_LEVEL": "warning",
+            "USER_ASSERTION_PUBLIC_KEY": public_key,
         },
         "gateway": {
             "GATEWAY_CHAT_URL": base["chat"],
@@ -109,6 +122,9 @@ def platform(
             "GATEWAY_COOKIE_SECRET": secrets.token_hex(16),
             "GATEWAY_BOOK_DIR": str(book),
             "GATEWAY_LOG_LEVEL": "warning",
+            "USER_ASSERTION_PRIVATE_KEY": private_key,
+            # Limits of this stack only, when a REDIS_URL from the environment is shared.
+            "GATEWAY_REDIS_PREFIX": f"gateway:{secrets.token_hex(4)}:",
         },
     }
     for name in env:
@@ -129,7 +145,8 @@ def platform(
             )
             services[name] = service
             stack.callback(_stopper(services, name))
-        yield Stack(services, env, token, logs, stack, proxies)
+        signer = AssertionSigner(private_key, ttl_s=3600)
+        yield Stack(services, env, token, logs, stack, proxies, signer)
 
 
 def build_book_index(data_dir: Path, book: Path = BOOK) -> None:
