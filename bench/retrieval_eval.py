@@ -72,6 +72,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 """Candidate configurations: `RetrievalSettings` overrides of today's defaults."""
 PRECISIONS: tuple[Precision, ...] = ("int8", "fp32")
 BASELINE = "baseline"
+BASELINE_PATH = "baseline+path"
+"""The baseline with each passage's heading path embedded before it (still unsplit)."""
 METRICS = ("ndcg@10", "recall@10", "mrr")
 
 
@@ -84,8 +86,8 @@ class Corpus:
     """`(path, content)` sent to `POST /v1/documents`."""
     questions: list[dict[str, Any]]
     """`{id, question, split, relevant: [Key], page_context}`."""
-    passages: list[tuple[Key, str]]
-    """The baseline's units: whole passages (sections) without title or heading."""
+    passages: list[tuple[Key, str, str]]
+    """The baseline's units: `(key, whole passage, its heading path " > "-joined)`."""
     key: Callable[[dict[str, Any]], Key]
     """A search hit's `source` to its `Key`."""
     third_party: bool = True
@@ -102,11 +104,12 @@ def _document_key(source: dict[str, Any]) -> Key:
 def book_corpus(book: Path = BOOK, eval_file: Path = EVAL_FILE) -> Corpus:
     """The demo book with the team's questions; baseline units are its sections."""
     files = book_files(book)
-    passages: list[tuple[Key, str]] = []
+    passages: list[tuple[Key, str, str]] = []
     for path, content in files:
         doc = parse_document(path, content)
         for section in doc.sections:
-            passages.append(((doc.document_id, section.heading_path[-1]), section.text))
+            key = (doc.document_id, section.heading_path[-1])
+            passages.append((key, section.text, " > ".join(section.heading_path)))
     questions = []
     for line in eval_file.read_text().splitlines():
         if not line.strip():
@@ -144,7 +147,13 @@ def faq_corpus(name: str, root: Path = DEFAULT_OUT) -> Corpus:
         }
         for row in rows
     ]
-    passages = [((row["document_id"], ""), row["passage"]) for row in rows]
+    titles = {}
+    for path, content in documents:
+        doc = parse_document(path, content)
+        titles[doc.document_id] = " > ".join(doc.sections[0].heading_path)
+    passages = [
+        ((row["document_id"], ""), row["passage"], titles[row["document_id"]]) for row in rows
+    ]
     return Corpus(name, documents, questions, passages, _document_key)
 
 
@@ -269,11 +278,15 @@ def run_config(
     return mean_by_split(corpus.questions, metrics)
 
 
-def run_baseline(corpus: Corpus, embedder: Embedder) -> dict[str, dict[str, float]]:
-    """The plain script: embed whole passages, rank by cosine with numpy."""
+def run_baseline(
+    corpus: Corpus, embedder: Embedder, with_path: bool = False
+) -> dict[str, dict[str, float]]:
+    """The plain script: embed whole passages, rank by cosine with numpy. `with_path`:
+    embed each passage as the service does, its heading path first."""
+    texts = [f"{path}\n\n{text}" if with_path else text for _, text, path in corpus.passages]
 
     async def vectors() -> tuple[Vectors, Vectors]:
-        docs = await embedder.embed([text for _, text in corpus.passages], "document")
+        docs = await embedder.embed(texts, "document")
         queries = await embedder.embed([q["question"] for q in corpus.questions], "query")
         return docs, queries
 
@@ -313,6 +326,9 @@ def evaluate(
             )
             per_config = results.setdefault(corpus.name, {})
             per_config[BASELINE] = {p: run_baseline(corpus, embedders[p]) for p in precisions}
+            per_config[BASELINE_PATH] = {
+                p: run_baseline(corpus, embedders[p], with_path=True) for p in precisions
+            }
             for precision in precisions:
                 for config in configs:
                     settings = RetrievalSettings(
@@ -391,7 +407,7 @@ def summary(results: Results, third_party: set[str]) -> None:
     )
     book_default = results.get("book", {}).get("default", {}).get("int8", {}).get("test")
     for config in configs:
-        if config == BASELINE:
+        if config in (BASELINE, BASELINE_PATH):
             continue
         for precision in precisions:
             misses = []
@@ -425,6 +441,10 @@ def main(argv: list[str] | None = None) -> Results:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {unknown}; known: {', '.join(CONFIGS)}")
+    for config in configs:  # settings ignore unknown names: a typo would measure the default
+        typos = set(CONFIGS[config]) - set(RetrievalSettings.model_fields)
+        if typos:
+            parser.error(f"config {config}: no such setting {sorted(typos)}")
     precisions: list[Precision] = []
     for p in args.precisions.split(","):
         if p not in PRECISIONS:
