@@ -3,8 +3,14 @@
 It is not a language model. It drives the same Agents SDK tool loop a real model
 would: first it calls `search_book` with the reader's question; given the passages,
 it streams an extractive answer (`extractive.py`) token by token, citing passages
-as `[n]`; asked to show or highlight something, it also calls `highlight_passage`
+as `[n]`, or says the book doesn't cover the question when the passages do not hold
+its words; asked to show or highlight something, it also calls `highlight_passage`
 for the best passage. It exists so the whole platform runs and is tested offline.
+
+A follow-up ("tell me more", "why?", "what about the second one?", see `followup.py`)
+is resolved against the previous turn of the input (the reader's question, the sources
+card shown with the answer, the answer) before searching, and its answer prefers
+sentences the previous answer did not already give.
 """
 
 from __future__ import annotations
@@ -46,6 +52,12 @@ from services.chat.models.extractive import (
     nothing_relevant,
     search_failed,
 )
+from services.chat.models.followup import (
+    Earlier,
+    card_sources,
+    follow_up_queries,
+    is_follow_up,
+)
 
 SEARCH_TOOL = "search_book"
 HIGHLIGHT_TOOL = "highlight_passage"
@@ -59,6 +71,8 @@ _CONTEXT_PREFIXES = (
     "# User-provided context",
 )
 _QUOTED_PREFIX = "The user is referring to this in particular:"
+_CARD_PREFIX = "A card was shown to the reader:"
+_SELECTION_NOTE = "The reader has selected a passage in the book"
 _HIGHLIGHT_WORDS = re.compile(r"\b(highlight|show me where|scroll to|point me to|where in)\b", re.I)
 _PAGE_WORDS = re.compile(r"\b(this|current) page\b", re.I)
 _CHAPTER_WORDS = re.compile(r"\b(this|current) chapter\b", re.I)
@@ -74,6 +88,12 @@ class _Turn:
     searches: list[dict[str, Any]] = field(default_factory=list)
     highlight_output: Any = None
     highlighted: bool = False
+    queries: list[str] = field(default_factory=list)
+    """What this turn's `search_book` call searched for."""
+    earlier: Earlier | None = None
+    """The previous turn, if the input has one."""
+    sources: dict[int, str] = field(default_factory=dict)
+    answer: str = ""
 
 
 class OfflineBookModel(Model):
@@ -96,7 +116,7 @@ class OfflineBookModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
-        output = self._plan(input, tools)
+        output = self._plan(input, tools, system_instructions)
         return ModelResponse(output=output, usage=Usage(requests=1), response_id=None)
 
     async def stream_response(
@@ -113,7 +133,7 @@ class OfflineBookModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self._plan(input, tools)
+        output = self._plan(input, tools, system_instructions)
         seq = _Counter()
         response = _response(output)
         yield ResponseCreatedEvent(
@@ -134,19 +154,32 @@ class OfflineBookModel(Model):
 
     # -- planning ------------------------------------------------------------
 
-    def _plan(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> list[Any]:
+    def _plan(
+        self,
+        input: str | list[TResponseInputItem],
+        tools: list[Tool],
+        system_instructions: str | None = None,
+    ) -> list[Any]:
         turn = _read_turn(input)
         tool_names = {getattr(t, "name", "") for t in tools}
         if turn.highlight_output is not None:
             return [_message(_highlight_reply(turn.highlight_output))]
+        # With a selection, "this" is the selected passage, not the conversation.
+        selection = turn.quoted is not None or _SELECTION_NOTE in (system_instructions or "")
+        follow_up = turn.earlier is not None and not selection and is_follow_up(turn.question)
         if not turn.searches:
             if SEARCH_TOOL not in tool_names or not turn.question:
                 return [_message(nothing_relevant())]
-            return [_call(SEARCH_TOOL, {"queries": [turn.question], "search_scope": _scope(turn)})]
+            queries = [turn.question]
+            if follow_up and turn.earlier is not None:
+                queries = follow_up_queries(turn.question, turn.earlier)
+            return [_call(SEARCH_TOOL, {"queries": queries, "search_scope": _scope(turn)})]
         if any("error" in s for s in turn.searches) and not _passages(turn):
             return [_message(search_failed())]
         passages = _passages(turn)
-        answer = compose_answer(turn.question, passages, hint=turn.quoted)
+        question = " ".join(turn.queries) if follow_up and turn.queries else turn.question
+        avoid = turn.earlier.answer if follow_up and turn.earlier is not None else ""
+        answer = compose_answer(question, passages, hint=turn.quoted, avoid=avoid)
         output: list[Any] = [_message(answer)]
         cited = re.findall(r"\[(\d+)\]", answer)
         if (
@@ -248,14 +281,22 @@ def _read_turn(input: str | list[TResponseInputItem]) -> _Turn:
             text = _text_of(_field(item, "content")).strip()
             if text.startswith(_QUOTED_PREFIX):
                 turn.quoted = text[len(_QUOTED_PREFIX) :].strip()
+            elif text.startswith(_CARD_PREFIX):
+                turn.sources.update(card_sources(text[len(_CARD_PREFIX) :]))
             elif text and not text.startswith(_CONTEXT_PREFIXES):
                 # A new question: what happened before it belongs to earlier turns.
-                turn = _Turn(question=text, quoted=None)
+                turn = _Turn(question=text, quoted=None, earlier=_earlier(turn))
                 calls = {}
+        elif role == "assistant" and kind in (None, "message"):
+            turn.answer = _text_of(_field(item, "content")).strip() or turn.answer
         elif kind == "function_call":
             calls[str(_field(item, "call_id"))] = str(_field(item, "name"))
             if _field(item, "name") == HIGHLIGHT_TOOL:
                 turn.highlighted = True
+            elif _field(item, "name") == SEARCH_TOOL:
+                queries = _json(_field(item, "arguments")).get("queries")
+                if isinstance(queries, list):
+                    turn.queries = [str(q) for q in queries]
         elif kind == "function_call_output":
             name = calls.get(str(_field(item, "call_id")))
             output = _field(item, "output")
@@ -264,6 +305,16 @@ def _read_turn(input: str | list[TResponseInputItem]) -> _Turn:
             elif name == HIGHLIGHT_TOOL:
                 turn.highlight_output = _json(output) if output is not None else {}
     return turn
+
+
+def _earlier(turn: _Turn) -> Earlier | None:
+    """What a new question can lean on from `turn`, the one before it."""
+    if not turn.question:
+        return None
+    topic = turn.question
+    if turn.earlier is not None and is_follow_up(turn.question):
+        topic = " ".join(follow_up_queries(turn.question, turn.earlier)[-1:])
+    return Earlier(topic=topic, answer=turn.answer, sources=turn.sources)
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -282,7 +333,13 @@ def _passages(turn: _Turn) -> list[Passage]:
         for p in search.get("passages") or []:
             if isinstance(p, dict) and isinstance(p.get("n"), int):
                 seen.setdefault(
-                    p["n"], Passage(n=p["n"], text=str(p.get("text", "")), title=p.get("title", ""))
+                    p["n"],
+                    Passage(
+                        n=p["n"],
+                        text=str(p.get("text", "")),
+                        title=str(p.get("title") or ""),
+                        section=str(p.get("section") or ""),
+                    ),
                 )
     return list(seen.values())
 
