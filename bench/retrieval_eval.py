@@ -355,7 +355,7 @@ def reference(results: Results, corpus: str, split: str) -> dict[str, float] | N
 
 def print_table(results: Results, splits: Sequence[str]) -> None:
     header = (
-        f"{'corpus':<12}{'split':<6}{'config':<13}{'model':<6}{'n':>4}"
+        f"{'corpus':<12}{'split':<6}{'config':<14}{'model':<6}{'n':>4}"
         f"{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG':>8}{'ratio':>7}"
     )
     print("\n" + header + "\n" + "-" * len(header))
@@ -370,7 +370,7 @@ def print_table(results: Results, splits: Sequence[str]) -> None:
                     delta = m["ndcg@10"] - base["ndcg@10"]
                     ratio = m["ndcg@10"] / base["ndcg@10"] if base["ndcg@10"] else math.nan
                     print(
-                        f"{corpus:<12}{split:<6}{config:<13}{precision:<6}{int(m['n']):>4}"
+                        f"{corpus:<12}{split:<6}{config:<14}{precision:<6}{int(m['n']):>4}"
                         f"{m['ndcg@10']:>9.3f}{m['recall@10']:>7.3f}{m['mrr']:>7.3f}"
                         f"{delta:>+8.3f}{ratio:>7.3f}"
                     )
@@ -383,7 +383,7 @@ def summary(results: Results, third_party: set[str]) -> None:
     configs = [c for c in results[corpora[0]]]
     precisions = list(results[corpora[0]][configs[0]])
     print("Dev splits, all corpora together (mean over corpora; dnDCG vs the fp32 baseline):")
-    print(f"{'config':<13}{'model':<6}{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG 3rd-party':>17}")
+    print(f"{'config':<14}{'model':<6}{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG 3rd-party':>17}")
     for config in configs:
         for precision in precisions:
             rows = [results[c][config][precision].get("dev") for c in corpora]
@@ -398,7 +398,7 @@ def summary(results: Results, third_party: set[str]) -> None:
             ]
             delta = sum(deltas) / len(deltas) if deltas else math.nan
             print(
-                f"{config:<13}{precision:<6}{means['ndcg@10']:>9.3f}{means['recall@10']:>7.3f}"
+                f"{config:<14}{precision:<6}{means['ndcg@10']:>9.3f}{means['recall@10']:>7.3f}"
                 f"{means['mrr']:>7.3f}{delta:>+17.3f}"
             )
     print(
@@ -424,7 +424,7 @@ def summary(results: Results, third_party: set[str]) -> None:
                 elif book_default and m["ndcg@10"] < book_default["ndcg@10"]:
                     misses.append(f"book nDCG {m['ndcg@10']:.3f} < {book_default['ndcg@10']:.3f}")
             verdict = "MEETS the goal" if not misses else "misses: " + "; ".join(misses)
-            print(f"  {config:<13}{precision:<6}{verdict}")
+            print(f"  {config:<14}{precision:<6}{verdict}")
 
 
 def main(argv: list[str] | None = None) -> Results:
