@@ -12,7 +12,8 @@ one section. Questions are split into dev/test halves by a hash of their id.
 Output per corpus (gitignored, never committed: the text is the packages'):
 `<out>/<name>/documents/pNNN.html`, `<out>/<name>/questions.jsonl` and `manifest.json`.
 
-    apt-get install python-django-doc python-celery-doc git-doc
+    apt-get install python-django-doc python-celery-doc git-doc python3.11-doc \
+        python-sqlalchemy-doc debian-faq
 """
 
 from __future__ import annotations
@@ -157,6 +158,34 @@ def parse_asciidoc_faq(html: str) -> list[Entry]:
     return entries
 
 
+def parse_docbook_faq(html: str) -> list[Entry]:
+    """Entries of a DocBook chapter page (the Debian FAQ): each `<h2>` section a question,
+    its number ("7.1. ") dropped; deeper sections stay in its body. The category is the
+    chapter's `<h1>` without "Chapter N. "."""
+    soup = BeautifulSoup(html, "html.parser")
+    chapter = soup.find("h1")
+    category = re.sub(r"^Chapter \d+\.\s*", "", clean_text(chapter)) if chapter else ""
+    entries = []
+    for section in soup.find_all("div", class_="section"):
+        titlepage = section.find("div", class_="titlepage", recursive=False)
+        heading = titlepage.find("h2") if isinstance(titlepage, Tag) else None
+        if not isinstance(titlepage, Tag) or not isinstance(heading, Tag):
+            continue
+        anchor = heading.find("a", id=True)
+        question = re.sub(r"^(\d+\.)+\s*", "", clean_text(heading))
+        slug = str(anchor["id"]) if isinstance(anchor, Tag) else slugify(question)
+        titlepage.decompose()
+        entries.append(
+            Entry(
+                slug=slug,
+                category=category,
+                question=question,
+                body=section,
+            )
+        )
+    return entries
+
+
 def passage_html(title: str, body: Tag) -> str:
     """A standalone page for one passage: `title`, then the body with its sub-headings
     turned into bold paragraphs (one section per passage)."""
@@ -206,6 +235,16 @@ def _django_files() -> list[Path]:
     )
 
 
+def _pages(directory: str, suffix: str = ".html", skip: tuple[str, ...] = ("index",)) -> list[Path]:
+    """The pages of a documentation folder, sorted, those named in `skip` left out."""
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p for p in root.iterdir() if p.name.endswith(suffix) and p.name.split(".")[0] not in skip
+    )
+
+
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
@@ -229,6 +268,33 @@ SOURCES: dict[str, Source] = {
             "Git FAQ",
             lambda: _existing("/usr/share/doc/git-doc/gitfaq.html"),
             parse_asciidoc_faq,
+        ),
+        Source(
+            "python-faq",
+            "python3.11-doc",
+            "Python FAQ",
+            lambda: _pages("/usr/share/doc/python3.11/html/faq"),
+            # Question pages head their questions <h2> (design) or <h3> under <h2>
+            # categories (programming).
+            lambda html: parse_sphinx_faq(html, levels=(2, 3)),
+        ),
+        Source(
+            "sqlalchemy-faq",
+            "python-sqlalchemy-doc",
+            "SQLAlchemy FAQ",
+            lambda: _pages("/usr/share/doc/python-sqlalchemy-doc/html/faq"),
+            # <h3> sections are the steps of one answer ("Step one - ...").
+            lambda html: parse_sphinx_faq(html, levels=(2,)),
+        ),
+        Source(
+            "debian-faq",
+            "debian-faq",
+            "Debian FAQ",
+            # Chapter 15 (next release) and 16 (about the FAQ) hold no questions.
+            lambda: _pages(
+                "/usr/share/doc/debian/FAQ", ".en.html", ("index", "nextrelease", "faqinfo")
+            ),
+            parse_docbook_faq,
         ),
     )
 }

@@ -58,18 +58,36 @@ TOP = 10
 Key = tuple[str, str]
 """What a hit is judged by: (document id, section heading); heading "" on the FAQ sets."""
 
-CONFIGS: dict[str, dict[str, Any]] = {
-    "default": {},
+PREVIOUS: dict[str, Any] = {
+    "hybrid": True,
+    "fusion": "rrf",
+    "rrf_k": 20,
+    "lexical_weight": 1.5,
+    "chunk_max_chars": 1000,
+}
+"""The ranking defaults before score fusion was measured: every named candidate below is
+these with a few changed, so a name keeps its meaning whatever the defaults become."""
+_CANDIDATES: dict[str, dict[str, Any]] = {
+    "rrf-lex1.5": {},
     "dense": {"hybrid": False},
     "lex1.0": {"lexical_weight": 1.0},
     "lex0.5": {"lexical_weight": 0.5},
-    "k60": {"rrf_k": 60},
     "k60-lex0.5": {"rrf_k": 60, "lexical_weight": 0.5},
     "noboost": {"chapter_boost": 1.0, "lesson_boost": 1.0},
     "whole": {"chunk_max_chars": 4000},
+    "lex0.5-whole": {"lexical_weight": 0.5, "chunk_max_chars": 4000},
     "dense-whole": {"hybrid": False, "chunk_max_chars": 4000},
+    "score0.3": {"fusion": "score", "lexical_weight": 0.3},
+    "score0.5": {"fusion": "score", "lexical_weight": 0.5},
+    "score0.7": {"fusion": "score", "lexical_weight": 0.7},
+    "score1.0": {"fusion": "score", "lexical_weight": 1.0},
+    "score0.3-whole": {"fusion": "score", "lexical_weight": 0.3, "chunk_max_chars": 4000},
+    "score0.5-whole": {"fusion": "score", "lexical_weight": 0.5, "chunk_max_chars": 4000},
 }
-"""Candidate configurations: `RetrievalSettings` overrides of today's defaults."""
+CONFIGS: dict[str, dict[str, Any]] = {"default": {}} | {
+    name: PREVIOUS | overrides for name, overrides in _CANDIDATES.items()
+}
+"""Candidate configurations: `RetrievalSettings` overrides; `default` is today's."""
 PRECISIONS: tuple[Precision, ...] = ("int8", "fp32")
 BASELINE = "baseline"
 BASELINE_PATH = "baseline+path"
@@ -236,6 +254,18 @@ def mean_by_split(
     }
 
 
+PER_QUESTION = "per-question"
+"""Key beside the splits: `{question id: nDCG@10}`, for paired comparisons."""
+
+
+def per_question(
+    questions: Sequence[dict[str, Any]], metrics: Sequence[dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    return {
+        PER_QUESTION: {row["id"]: m["ndcg@10"] for row, m in zip(questions, metrics, strict=True)}
+    }
+
+
 def index_name(corpus: str, precision: str, settings: RetrievalSettings) -> str:
     """One index corpus per (eval corpus, model, chunking): ingested once, searched often."""
     return f"{corpus}-{precision}-c{settings.chunk_max_chars}o{settings.chunk_overlap_chars}"
@@ -275,7 +305,7 @@ def run_config(
             result.raise_for_status()
             keys = [corpus.key(hit["source"]) for hit in result.json()["results"]]
             metrics.append(score(keys, row["relevant"]))
-    return mean_by_split(corpus.questions, metrics)
+    return mean_by_split(corpus.questions, metrics) | per_question(corpus.questions, metrics)
 
 
 def run_baseline(
@@ -303,7 +333,7 @@ def run_baseline(
             if len(keys) == TOP:
                 break
         metrics.append(score(keys, row["relevant"]))
-    return mean_by_split(corpus.questions, metrics)
+    return mean_by_split(corpus.questions, metrics) | per_question(corpus.questions, metrics)
 
 
 Results = dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]
@@ -377,35 +407,79 @@ def print_table(results: Results, splits: Sequence[str]) -> None:
             print()
 
 
-def summary(results: Results, third_party: set[str]) -> None:
-    """Dev splits of all corpora together (macro means), then the goal on the test splits."""
+def pooled(results: Results, config: str, precision: str, split: str) -> float | None:
+    """Mean nDCG@10 over corpora of one split, each corpus weighing the same."""
+    rows = [results[c].get(config, {}).get(precision, {}).get(split) for c in results]
+    if not rows or any(r is None for r in rows):
+        return None
+    return sum(r["ndcg@10"] for r in rows if r) / len(rows)
+
+
+def paired_delta(
+    results: Results,
+    config: str,
+    against: str,
+    precision: str,
+    split: str,
+    splits: dict[str, dict[str, str]],
+) -> tuple[float, float] | None:
+    """`(delta, standard error)` of the pooled mean nDCG@10 of `config` minus `against`:
+    per corpus the mean of the per-question differences on `split`, corpora weighing the
+    same; the error from each corpus's variance of differences over its question count."""
+    deltas, variances = [], []
+    for corpus, per_config in results.items():
+        mine = per_config.get(config, {}).get(precision, {}).get(PER_QUESTION)
+        theirs = per_config.get(against, {}).get(precision, {}).get(PER_QUESTION)
+        if mine is None or theirs is None:
+            return None
+        diffs = [mine[q] - theirs[q] for q in mine if splits[corpus].get(q) == split]
+        if len(diffs) < 2:
+            return None
+        mean = sum(diffs) / len(diffs)
+        deltas.append(mean)
+        variances.append(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    count = len(deltas)
+    return sum(deltas) / count, math.sqrt(sum(variances)) / count
+
+
+def summary(results: Results, third_party: set[str], splits: dict[str, dict[str, str]]) -> None:
+    """Per-corpus nDCG@10 side by side, the pooled means (all corpora, each weighing the
+    same) with paired differences to the previous default, then the goal on the test
+    splits."""
     corpora = list(results)
-    configs = [c for c in results[corpora[0]]]
+    configs = list(results[corpora[0]])
     precisions = list(results[corpora[0]][configs[0]])
-    print("Dev splits, all corpora together (mean over corpora; dnDCG vs the fp32 baseline):")
-    print(f"{'config':<14}{'model':<6}{'nDCG@10':>9}{'R@10':>7}{'MRR':>7}{'dnDCG 3rd-party':>17}")
-    for config in configs:
-        for precision in precisions:
-            rows = [results[c][config][precision].get("dev") for c in corpora]
-            if any(r is None for r in rows):
-                continue
-            means = {m: sum(r[m] for r in rows if r) / len(rows) for m in METRICS}
-            deltas = [
-                results[c][config][precision]["dev"]["ndcg@10"]
-                - (reference(results, c, "dev") or {})["ndcg@10"]
+    today = "rrf-lex1.5" if "rrf-lex1.5" in configs else "default"
+    short = {c: c.removesuffix("-faq")[:8] for c in corpora}
+    for split in ("dev", "test"):
+        print(
+            f"\nnDCG@10, {split} splits (n: "
+            + ", ".join(
+                f"{short[c]} {int(results[c][configs[0]][precisions[0]][split]['n'])}"
                 for c in corpora
-                if c in third_party
-            ]
-            delta = sum(deltas) / len(deltas) if deltas else math.nan
-            print(
-                f"{config:<14}{precision:<6}{means['ndcg@10']:>9.3f}{means['recall@10']:>7.3f}"
-                f"{means['mrr']:>7.3f}{delta:>+17.3f}"
+                if split in results[c][configs[0]][precisions[0]]
             )
+            + f"); mean: over corpora; d: mean minus {today} (paired, +- 1 s.e.)"
+        )
+        header = f"{'config':<15}{'model':<6}" + "".join(f"{short[c]:>9}" for c in corpora)
+        print(header + f"{'mean':>8}{'d':>9}{'s.e.':>7}")
+        for config in configs:
+            for precision in precisions:
+                cells = []
+                for c in corpora:
+                    m = results[c][config][precision].get(split)
+                    cells.append(f"{m['ndcg@10']:>9.3f}" if m else f"{'':>9}")
+                mean = pooled(results, config, precision, split)
+                paired = paired_delta(results, config, today, precision, split, splits)
+                tail = f"{mean:>8.3f}" if mean is not None else f"{'':>8}"
+                if paired is not None and config != today:
+                    tail += f"{paired[0]:>+9.3f}{paired[1]:>7.3f}"
+                print(f"{config:<15}{precision:<6}" + "".join(cells) + tail)
     print(
         "\nGoal on the test splits: nDCG@10 >= baseline + 0.03 and recall@10 >= 0.95 on every"
-        " third-party corpus, book nDCG@10 >= today's default (int8):"
+        f" third-party corpus, book nDCG@10 >= {today} (int8):"
     )
-    book_default = results.get("book", {}).get("default", {}).get("int8", {}).get("test")
+    book_today = results.get("book", {}).get(today, {}).get("int8", {}).get("test")
     for config in configs:
         if config in (BASELINE, BASELINE_PATH):
             continue
@@ -421,10 +495,10 @@ def summary(results: Results, third_party: set[str]) -> None:
                         misses.append(f"{c} nDCG {m['ndcg@10']:.3f} < {base['ndcg@10'] + 0.03:.3f}")
                     if m["recall@10"] < 0.95:
                         misses.append(f"{c} R@10 {m['recall@10']:.3f}")
-                elif book_default and m["ndcg@10"] < book_default["ndcg@10"]:
-                    misses.append(f"book nDCG {m['ndcg@10']:.3f} < {book_default['ndcg@10']:.3f}")
+                elif book_today and m["ndcg@10"] < book_today["ndcg@10"]:
+                    misses.append(f"book nDCG {m['ndcg@10']:.3f} < {book_today['ndcg@10']:.3f}")
             verdict = "MEETS the goal" if not misses else "misses: " + "; ".join(misses)
-            print(f"  {config:<14}{precision:<6}{verdict}")
+            print(f"  {config:<15}{precision:<6}{verdict}")
 
 
 def main(argv: list[str] | None = None) -> Results:
@@ -455,7 +529,11 @@ def main(argv: list[str] | None = None) -> Results:
         parser.error("no corpus to evaluate")
     results = evaluate(corpora, configs, precisions)
     print_table(results, args.splits.split(","))
-    summary(results, {c.name for c in corpora if c.third_party})
+    summary(
+        results,
+        {c.name for c in corpora if c.third_party},
+        {c.name: {q["id"]: q["split"] for q in c.questions} for c in corpora},
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     return results

@@ -1,6 +1,9 @@
-"""Ranking: reciprocal rank fusion of several rankings, boosting near the reader, dedup.
+"""Ranking: fusion of several rankings, boosting near the reader, dedup.
 
-The fused score is normalised so 1.0 means "first in every ranking"; the boost then
+Two fusions: reciprocal rank fusion (`rrf`, ranks only) and score fusion calibrated
+per ranking (`score`: each ranking's own scores min-max scaled, then a weighted sum, so a
+lexical ranking's unbounded BM25 scores count no more than its weight). Either fused
+score is normalised so 1.0 means "first in every ranking"; the boost then
 multiplies it. Boosting only reorders the fused candidates (fetched with a wide
 prefetch), so a result that ranks far better elsewhere still beats a weak local one.
 """
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.retrieval.index.base import Candidate
+from services.retrieval.settings import Fusion
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Ranked:
     score: float
     """Fused score times boost."""
     fused: float
-    """Normalised RRF score before boosting, in (0, 1]."""
+    """Normalised fused score before boosting, in [0, 1] (RRF: (0, 1])."""
     boost: float
     chapter: int | None
     lesson: str | None
@@ -51,6 +55,44 @@ def rrf(
     if best <= 0:
         return fused
     return {key: (score / best, cand) for key, (score, cand) in fused.items()}
+
+
+def calibrate(ranking: Sequence[Candidate]) -> dict[str, float]:
+    """One ranking's scores min-max scaled: its best 1.0, its worst retrieved 0.0 (all
+    1.0 when they are equal). A repeated id keeps its first, best, score."""
+    scores: dict[str, float] = {}
+    for candidate in ranking:
+        scores.setdefault(candidate.id, candidate.score)
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high - low <= 1e-12:
+        return dict.fromkeys(scores, 1.0)
+    return {key: (value - low) / (high - low) for key, value in scores.items()}
+
+
+def score_fusion(
+    rankings: Sequence[Sequence[Candidate]], weights: Sequence[float]
+) -> dict[str, tuple[float, Candidate]]:
+    """Score fusion calibrated per ranking: sum over rankings of `weight * calibrated
+    score` (`calibrate`; a ranking that did not return an item adds 0, as its worst
+    retrieved one does), divided by `sum(weights)`, so scores fall in [0, 1] and 1.0 is
+    "best in every ranking". Unlike RRF it keeps how far apart the scores are: a clear
+    dense winner stays ahead of an item that only one lexical ranking likes."""
+    if len(rankings) != len(weights):
+        raise ValueError("one weight per ranking")
+    total = sum(weights)
+    fused: dict[str, tuple[float, Candidate]] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        firsts: dict[str, Candidate] = {}
+        for candidate in ranking:
+            firsts.setdefault(candidate.id, candidate)
+        for key, value in calibrate(ranking).items():
+            score, first = fused.get(key, (0.0, firsts[key]))
+            fused[key] = (score + weight * value, first)
+    if total <= 0:
+        return fused
+    return {key: (score / total, cand) for key, (score, cand) in fused.items()}
 
 
 def boost_for(
@@ -91,10 +133,13 @@ def rank(
     reader_lesson: str | None = None,
     chapter_boost: float = 1.2,
     lesson_boost: float = 1.1,
+    fusion: Fusion = "rrf",
 ) -> list[Ranked]:
-    """Fuse, boost, sort, drop repeated passages (same text), keep `top_k`."""
+    """Fuse (`rrf` with constant `k`, or `score`), boost, sort, drop repeated passages
+    (same text), keep `top_k`."""
     results: list[Ranked] = []
-    for key, (fused, cand) in rrf(rankings, weights, k).items():
+    fused_all = rrf(rankings, weights, k) if fusion == "rrf" else score_fusion(rankings, weights)
+    for key, (fused, cand) in fused_all.items():
         boost = boost_for(
             cand.chapter,
             cand.lesson,

@@ -62,6 +62,7 @@ class Searcher:
             reader_lesson=context.current_lesson if boosted else None,
             chapter_boost=self.settings.chapter_boost,
             lesson_boost=self.settings.lesson_boost,
+            fusion=self.settings.fusion,
         )
         payloads = await self.index.payloads([r.id for r in ranked])
         hits = []

@@ -12,6 +12,8 @@ from services.retrieval.local_model import Precision
 from shared.settings import ServiceSettings
 
 EmbeddingProvider = Literal["local", "openai"]
+Fusion = Literal["rrf", "score"]
+"""How rankings are fused: reciprocal ranks, or scores calibrated per ranking."""
 DEFAULT_MODEL_DIR = Path(".data/models")
 
 
@@ -94,6 +96,9 @@ class RetrievalSettings(ServiceSettings):
     # -- ranking ----------------------------------------------------------------
     hybrid: bool = True
     """Fuse a BM25 lexical ranking with the dense one (False: dense only)."""
+    fusion: Fusion = "rrf"
+    """How the rankings are fused: `rrf` (reciprocal ranks, constant `rrf_k`) or `score`
+    (each ranking's scores min-max scaled to [0, 1], then summed with the weights)."""
     rrf_k: int = Field(default=20, ge=1)
     """Reciprocal rank fusion constant: score = sum(weight / (k + rank)). 20 and the
     lexical weight below were chosen on the eval's dev split (bench/retrieval_eval.py)."""

@@ -17,6 +17,7 @@ from bench.corpora import (
     build_rows,
     load,
     parse_asciidoc_faq,
+    parse_docbook_faq,
     parse_sphinx_faq,
 )
 from bench.retrieval_eval import CONFIGS, score
@@ -82,6 +83,30 @@ def test_deeper_headings_stay_in_the_body_as_text() -> None:
     assert "Can I cancel" not in html
 
 
+DOCBOOK = """<html><body><div class="navheader"><h2>not a section</h2></div>
+<div class="chapter"><div class="titlepage"><div><div><h1 class="title">
+<a id="pkg"></a>Chapter 7. Basics of packages</h1></div></div></div>
+<div class="toc"><dl><dt><a href="#what">7.1. What is a package?</a></dt></dl></div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title">
+<a id="what"></a>7.1. What is a package?</h2></div></div></div><p>An archive.</p>
+<div class="section"><div class="titlepage"><div><div><h3 class="title">
+<a id="what-deb"></a>7.1.1. And a .deb?</h3></div></div></div><p>The binary kind.</p></div>
+</div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title">
+7.2. How do I list them?</h2></div></div></div><p>Run dpkg -l.</p></div>
+</div></body></html>"""
+
+
+def test_docbook_sections_become_questions_without_their_numbers() -> None:
+    entries = parse_docbook_faq(DOCBOOK)
+    assert [e.question for e in entries] == ["What is a package?", "How do I list them?"]
+    assert [e.slug for e in entries] == ["what", "how-do-i-list-them"]
+    assert {e.category for e in entries} == {"Basics of packages"}
+    body = entries[0].body.get_text(" ", strip=True)
+    assert "What is a package" not in body
+    assert "An archive." in body and "And a .deb?" in body  # a deeper section stays in
+
+
 def test_asciidoc_terms_become_questions_nested_lists_do_not() -> None:
     entries = parse_asciidoc_faq(ASCIIDOC)
     assert [e.question for e in entries] == [
@@ -127,7 +152,15 @@ def test_score_counts_the_one_passage_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "minimum"), [("django-faq", 30), ("celery-faq", 30), ("gitfaq", 15)]
+    ("name", "minimum"),
+    [
+        ("django-faq", 30),
+        ("celery-faq", 30),
+        ("gitfaq", 15),
+        ("python-faq", 150),
+        ("sqlalchemy-faq", 30),
+        ("debian-faq", 80),
+    ],
 )
 def test_installed_package_builds_a_non_trivial_corpus(
     name: str, minimum: int, tmp_path: Path
