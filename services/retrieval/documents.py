@@ -1,7 +1,9 @@
-"""Parse book pages (Markdown with YAML front matter, or HTML) into titled sections.
+"""Parse book pages (Markdown with YAML front matter, or HTML) into titled sections, and
+render each as the reader sees it.
 
-Title, chapter, lesson and heading anchors follow `shared.book_format`, the rules the
-gateway renders the book with.
+Title, chapter, lesson and heading anchors follow `shared.book_format`; the rendered page
+(`ParsedDocument.html`, sanitised) carries those anchors as heading ids, so a citation
+`/book/<page>#<anchor>` lands on the heading it names.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 from services.retrieval.errors import InvalidDocument, UnsupportedDocument
+from services.retrieval.pages import StoredPage, sanitize_html
 from shared.book_format import (
     Anchors,
     FrontMatterError,
@@ -55,6 +58,20 @@ class ParsedDocument:
     """Link from front matter (`url`/`permalink`), overriding the default."""
     content_hash: str
     sections: list[Section] = field(default_factory=list)
+    html: str = ""
+    """The page body as the reader sees it: sanitised HTML, headings carrying the anchors
+    of `sections`."""
+
+    def page(self) -> StoredPage:
+        """What the page store keeps of it."""
+        return StoredPage(
+            document_id=self.document_id,
+            path=self.path,
+            title=self.title,
+            chapter=self.chapter,
+            lesson=self.lesson or "",
+            html=self.html,
+        )
 
 
 def document_id_for(path: str) -> str:
@@ -129,7 +146,8 @@ def _parse_markdown(document_id: str, path: str, content: str, content_hash: str
             anchor = heading.anchor
         start = heading.end_line
     sections.append(_section(stack, anchor, lines[start:]))
-    return _document(document_id, path, page.info, _url(page.meta), content_hash, sections)
+    html = _md.renderer.render(page.tokens, _md.options, {})
+    return _document(document_id, path, page.info, _url(page.meta), content_hash, sections, html)
 
 
 def _url(meta: dict[str, Any]) -> str | None:
@@ -147,6 +165,7 @@ def _document(
     url: str | None,
     content_hash: str,
     sections: list[Section],
+    html: str,
 ) -> ParsedDocument:
     return ParsedDocument(
         document_id=document_id,
@@ -157,6 +176,7 @@ def _document(
         url=url,
         content_hash=content_hash,
         sections=[s for s in sections if s.text],
+        html=sanitize_html(html),
     )
 
 
@@ -206,7 +226,13 @@ def _parse_html(document_id: str, path: str, content: str, content_hash: str) ->
                     stack.pop()
                 stack.append((level, text))
                 anchor = str(explicit) if explicit else anchors(text)
+                element["id"] = anchor  # where citations of the section land
         elif text:
             texts.append(f"- {text}" if element.name == "li" else text)
     sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
-    return _document(document_id, path, info, meta.get("url") or None, content_hash, sections)
+    for head in root.find_all(["head", "title", "meta", "link"]):
+        head.decompose()  # a fragment without <body> still has them at the root
+    url = meta.get("url") or None
+    return _document(
+        document_id, path, info, url, content_hash, sections, root.decode_contents()
+    )

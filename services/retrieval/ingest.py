@@ -1,8 +1,10 @@
-"""Ingestion: parse, chunk, embed in batches, upsert idempotently.
+"""Ingestion: parse, keep each page as the reader sees it, chunk, embed in batches, upsert
+idempotently.
 
 Chunk ids are derived from their content (see `chunking.point_id`), so re-ingesting an
 unchanged file finds every id stored and writes nothing, and a changed file writes only
-its new chunks, then removes the stale ones.
+its new chunks, then removes the stale ones. The rendered page (`pages.PageStore`) is
+stored before its chunks, so a passage a search finds always has its page to land on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.retrieval.documents import ParsedDocument, parse_document
 from services.retrieval.errors import InvalidDocument
 from services.retrieval.index.base import IndexPoint, VectorIndex
 from services.retrieval.lexical import Bm25Encoder
+from services.retrieval.pages import PageStore
 from services.retrieval.settings import RetrievalSettings
 from shared.contracts.retrieval import DOCUMENT_SUFFIXES, DocumentResult
 
@@ -52,11 +55,14 @@ class Ingestor:
         index: VectorIndex,
         encoder: Bm25Encoder,
         settings: RetrievalSettings,
+        pages: PageStore | None = None,
     ) -> None:
+        """`pages`: where the rendered pages go (None: kept in memory only)."""
         self.embedder = embedder
         self.index = index
         self.encoder = encoder
         self.settings = settings
+        self.pages = pages if pages is not None else PageStore(None)
         self._lock = asyncio.Lock()
 
     def parse(self, documents: Sequence[tuple[str, str]]) -> list[ParsedDocument]:
@@ -79,6 +85,7 @@ class Ingestor:
         """Add or replace `(path, content)` documents in `corpus`."""
         parsed = self.parse(documents)
         async with self._lock:
+            await self.pages.put(corpus, [doc.page() for doc in parsed])
             plans = [await self._plan(corpus, doc) for doc in parsed]
             if progress:
                 progress(0)
@@ -144,10 +151,13 @@ class Ingestor:
         for plan in plans:
             await self.index.delete(plan.stale)
 
-    async def delete(self, corpus: str, document_id: str) -> int:
-        """Remove a document; returns how many chunks it had."""
+    async def delete(self, corpus: str, document_id: str) -> int | None:
+        """Remove a document and its page; returns how many chunks it had, None when
+        there was neither chunk nor page."""
         async with self._lock:
-            return await self.index.delete_document(corpus, document_id)
+            chunks = await self.index.delete_document(corpus, document_id)
+            had_page = await self.pages.delete(corpus, document_id)
+            return chunks if chunks or had_page else None
 
 
 def book_files(root: Path) -> list[tuple[str, str]]:
@@ -186,18 +196,21 @@ async def ingest_directory(
         results.extend(await ingestor.ingest(corpus, part, progress=progress))
     if prune:
         present = {r.document_id for r in results}
-        for document_id in await ingestor.index.documents(corpus):
-            if document_id not in present:
-                await ingestor.delete(corpus, document_id)
+        stored = set(await ingestor.index.documents(corpus))
+        stored |= await ingestor.pages.documents(corpus)
+        for document_id in sorted(stored - present):
+            await ingestor.delete(corpus, document_id)
     return results
 
 
 async def ingest_if_empty(ingestor: Ingestor, root: Path, corpus: str) -> None:
-    """Fill `corpus` from the pages under `root` unless it already has chunks."""
+    """Fill `corpus` from the pages under `root` unless it already has chunks and pages.
+    (Chunks without pages, from an index built before pages were kept or pages kept in
+    another replica's memory, are ingested again: unchanged chunks write nothing.)"""
     if not await asyncio.to_thread(root.exists):
         logger.warning("ingest_on_start: %s does not exist; nothing ingested", root)
         return
-    if await ingestor.index.count(corpus):
+    if await ingestor.index.count(corpus) and await ingestor.pages.documents(corpus):
         logger.info("corpus %r already has chunks; start-up ingestion skipped", corpus)
         return
     results = await ingest_directory(ingestor, root, corpus)

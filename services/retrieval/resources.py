@@ -1,5 +1,6 @@
-"""What a running retrieval service holds open: embedder, cache, index, and the searcher
-and ingestor over them. The app's lifespan hands them to handlers; the CLI uses them too."""
+"""What a running retrieval service holds open: embedder, cache, index, the pages, and the
+searcher and ingestor over them. The app's lifespan hands them to handlers; the CLI uses
+them too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.retrieval.embeddings import Embedder, build_embedder
 from services.retrieval.index import VectorIndex, build_index
 from services.retrieval.ingest import Ingestor
 from services.retrieval.lexical import Bm25Encoder
+from services.retrieval.pages import PageStore
 from services.retrieval.search import Searcher
 from services.retrieval.settings import RetrievalSettings
 
@@ -24,6 +26,7 @@ class Resources(TypedDict):
     index: VectorIndex
     searcher: Searcher
     ingestor: Ingestor
+    pages: PageStore
 
 
 @asynccontextmanager
@@ -56,9 +59,11 @@ async def open_resources(
             stack.push_async_callback(index.close)  # also when opening fails half-way
             await index.open()
         encoder = Bm25Encoder()
+        pages = PageStore(settings.data_dir / "pages")
         yield Resources(
             embedder=cached,
             index=index,
             searcher=Searcher(cached, index, encoder, settings),
-            ingestor=Ingestor(cached, index, encoder, settings),
+            ingestor=Ingestor(cached, index, encoder, settings, pages),
+            pages=pages,
         )

@@ -1,4 +1,5 @@
-"""HTTP handlers of the retrieval service: search, ingest, list and delete documents."""
+"""HTTP handlers of the retrieval service: search, ingest, list and delete documents, and
+the pages the reader shows (table of contents, one page)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from starlette.responses import Response
 
 from services.retrieval.resources import Resources
 from shared.api import ApiRoute, json_response, read_json, read_query
+from shared.contracts.common import MAX_ID_LENGTH
+from shared.contracts.pages import PAGE_PATH, TOC_PATH, PageContent, PageToc
 from shared.contracts.retrieval import (
     CorpusQuery,
     DeleteResponse,
@@ -56,11 +59,35 @@ async def delete_document(request: Request[Resources]) -> Response:
     query = read_query(request, DocumentQuery)
     document_id = query.document_id
     deleted = await request.state["ingestor"].delete(query.corpus, document_id)
-    if not deleted:
+    if deleted is None:
         raise ApiError(404, f"No document {document_id!r} in corpus {query.corpus!r}.")
     return json_response(
         DeleteResponse(corpus=query.corpus, document_id=document_id, deleted=deleted)
     )
+
+
+def _corpus(request: Request[Resources]) -> str:
+    corpus: str = request.path_params["corpus"]
+    if not corpus or len(corpus) > MAX_ID_LENGTH or "\x00" in corpus:
+        raise ApiError(404, "No such corpus.")
+    return corpus
+
+
+async def corpus_toc(request: Request[Resources]) -> Response:
+    corpus = _corpus(request)
+    toc = await request.state["pages"].toc(corpus)
+    if toc is None:
+        raise ApiError(404, f"Corpus {corpus!r} has no pages.")
+    return json_response(toc)
+
+
+async def corpus_page(request: Request[Resources]) -> Response:
+    corpus = _corpus(request)
+    document_id: str = request.path_params["document_id"]
+    page = await request.state["pages"].page(corpus, document_id)
+    if page is None:
+        raise ApiError(404, f"No page {document_id!r} in corpus {corpus!r}.")
+    return json_response(page)
 
 
 routes = [
@@ -97,6 +124,23 @@ routes = [
         summary="Delete every chunk of one document (`?corpus=...&document_id=...`).",
         query=DocumentQuery,
         response=DeleteResponse,
+        errors=(404,),
+    ),
+    ApiRoute(
+        TOC_PATH,
+        corpus_toc,
+        method="GET",
+        summary="Table of contents of a corpus: its pages by folder, in order (404: no pages).",
+        response=PageToc,
+        errors=(404,),
+    ),
+    ApiRoute(
+        PAGE_PATH.replace("{document_id}", "{document_id:path}"),
+        corpus_page,
+        method="GET",
+        summary="One page of a corpus as sanitised HTML whose heading ids are the anchors "
+        "search hits link to, with its neighbours.",
+        response=PageContent,
         errors=(404,),
     ),
 ]
