@@ -1,8 +1,8 @@
 """How a book page is written: front matter, the `NN-` prefix of its path, heading anchors.
 
-The gateway renders pages and retrieval chunks them with these same rules, so a citation
-`/book/<page>#<anchor>` lands on the heading it names and the chapter and lesson the web
-client sends as page context are the ones retrieval filters and boosts on.
+Retrieval renders pages for the reader and chunks them with these same rules, so a
+citation `/book/<page>#<anchor>` lands on the heading it names and the chapter and lesson
+the web client sends as page context are the ones retrieval filters and boosts on.
 
 A page id is its path under the book, '/'-separated, without its suffix
 (`01-getting-started/02-running-locally`). A folder or file name that starts with a number

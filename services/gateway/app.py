@@ -16,6 +16,7 @@ from services.gateway.auth import Authenticator, DevCookieMiddleware, cookie_sig
 from services.gateway.book import Book
 from services.gateway.proxy import ChatUpstream, StreamClock, StreamTiming
 from services.gateway.ratelimit import Decision, Limiter
+from services.gateway.retrieval_client import RetrievalClient
 from services.gateway.rewrite import Limits
 from services.gateway.routes import edge_headers, routes
 from services.gateway.settings import GatewaySettings
@@ -85,7 +86,19 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             limiter=Limiter.from_settings(settings),
             auth=Authenticator(settings),
             uploads=Uploads(store, limits, settings.public_url),
-            book=Book(settings.book_dir),
+            book=Book(
+                RetrievalClient(
+                    ServiceHttp(
+                        settings.retrieval_url,
+                        service="retrieval",
+                        token=settings.token,
+                        timeout_s=settings.book_timeout_s,
+                        connect_timeout_s=settings.upstream_connect_timeout_s,
+                        max_body_bytes=settings.book_max_bytes,
+                    )
+                ),
+                settings.corpus,
+            ),
             limits=limits,
             clock=StreamClock(StreamTiming(settings.heartbeat_s, settings.send_timeout_s)),
         )

@@ -121,14 +121,13 @@ async def index(request: Request) -> Response:
 
 
 async def book_toc(request: Request) -> Response:
-    return json_response(_gateway(request).book.toc())
+    """The book's table of contents, relayed from the retrieval service."""
+    return json_response(await _gateway(request).book.toc())
 
 
 async def book_page(request: Request) -> Response:
-    page = _gateway(request).book.page(request.path_params["page"])
-    if page is None:
-        raise ApiError(404, "No such page in the book.")
-    return json_response(page)
+    """One page of the book, relayed from the retrieval service."""
+    return json_response(await _gateway(request).book.page(request.path_params["page"]))
 
 
 _attachment = TypeAdapter(Attachment)
@@ -179,16 +178,17 @@ routes: list[BaseRoute] = [
         "/api/book",
         book_toc,
         method="GET",
-        summary="Table of contents of the demo book",
+        summary="Table of contents of the book (the corpus chat answers from)",
         response=BookToc,
+        errors=(404, 502, 503, 504),
     ),
     ApiRoute(
         "/api/book/{page:path}",
         book_page,
         method="GET",
-        summary="One lesson of the demo book rendered to HTML",
+        summary="One page of the book as sanitised HTML, with its neighbours",
         response=BookPage,
-        errors=(404,),
+        errors=(404, 502, 503, 504),
     ),
     Route("/", index, methods=["GET"], include_in_schema=False),
     Route("/book/{page:path}", index, methods=["GET"], include_in_schema=False),

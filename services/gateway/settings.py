@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -14,8 +13,6 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from shared.assertions import AssertionSigner
 from shared.contracts.store import MAX_OWNED_IDS, StoreLimits
 from shared.settings import ServiceSettings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_MIME_TYPES = (
     "image/png",
@@ -54,6 +51,22 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     """Base URL of the chat service."""
     store_url: str = "http://127.0.0.1:8103"
     """Base URL of the store service (thread ownership checks, attachment bytes)."""
+    retrieval_url: str = "http://127.0.0.1:8102"
+    """Base URL of the retrieval service, which serves the book the web client shows."""
+    corpus: str = Field(
+        default="default",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^/\x00]+$",
+        validation_alias=AliasChoices("GATEWAY_CORPUS", "CHAT_CORPUS"),
+    )
+    """Which book (retrieval corpus) the web client shows and the assistant answers from:
+    `CHAT_CORPUS` names it for chat and gateway both, `GATEWAY_CORPUS` for the gateway alone."""
+    book_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest silence of the retrieval service within one book call."""
+    book_max_bytes: int = Field(default=16 * 1_048_576, ge=65_536)
+    """Largest table of contents or page taken from the retrieval service (a larger one
+    fails the call, 503)."""
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     """Time allowed to connect to the chat service."""
     upstream_idle_timeout_s: float = Field(default=300.0, gt=0)
@@ -166,9 +179,6 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     """Largest attachment accepted (413 above)."""
     attachment_mime_types: StrList = list(DEFAULT_MIME_TYPES)
     """MIME types an attachment may have (415 otherwise)."""
-
-    book_dir: Path = ROOT / "docs" / "book"
-    """The demo book the web client shows."""
 
     @field_validator("user_assertion_private_key")
     @classmethod

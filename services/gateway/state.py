@@ -139,6 +139,7 @@ class Gateway:
         await self.clock.close()
         await self.chat.close()
         await self.store.client.aclose()
+        await self.book.close()
         await self.limiter.close()
 
 

@@ -233,6 +233,4 @@ def _parse_html(document_id: str, path: str, content: str, content_hash: str) ->
     for head in root.find_all(["head", "title", "meta", "link"]):
         head.decompose()  # a fragment without <body> still has them at the root
     url = meta.get("url") or None
-    return _document(
-        document_id, path, info, url, content_hash, sections, root.decode_contents()
-    )
+    return _document(document_id, path, info, url, content_hash, sections, root.decode_contents())

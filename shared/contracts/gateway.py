@@ -58,29 +58,32 @@ class SimplePayload(BaseModel):
 
 
 class BookLesson(BaseModel):
-    """One lesson of the demo book, as listed in the table of contents."""
+    """One lesson (page) of the book, as listed in the table of contents. The book is the
+    retrieval corpus chat answers from (`shared.contracts.pages`, relayed as is)."""
 
     model_config = ConfigDict(extra="forbid")
 
     page: str
-    """Document id, `NN-chapter/NN-lesson`; the page's URL is `/book/<page>`."""
+    """Document id: the page's path in the corpus without its suffix, such as
+    `NN-chapter/NN-lesson`; the page's URL is `/book/<page>`."""
     title: str
-    """Title from the front matter (or the first heading)."""
+    """Title from the front matter or `<title>` (or the first heading)."""
     chapter: int | None
-    """Chapter number from the front matter."""
+    """Chapter number (front matter, else the nearest numbered folder)."""
     lesson: str
-    """Lesson slug from the front matter."""
+    """Lesson slug (front matter, else the file name)."""
 
 
 class BookChapter(BaseModel):
-    """One chapter of the demo book."""
+    """One chapter of the book: the pages of one folder."""
 
     model_config = ConfigDict(extra="forbid")
 
     chapter: int | None
     """Chapter number."""
     slug: str
-    """Folder name of the chapter, `NN-chapter-slug`."""
+    """Folder of the chapter in the corpus, such as `NN-chapter-slug` (empty for the
+    pages at its top)."""
     title: str
     """Readable title made from the folder name."""
     lessons: list[BookLesson]
@@ -88,7 +91,7 @@ class BookChapter(BaseModel):
 
 
 class BookToc(BaseModel):
-    """Table of contents of the demo book."""
+    """Table of contents of the book."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -97,7 +100,7 @@ class BookToc(BaseModel):
 
 
 class BookPage(BaseModel):
-    """One lesson rendered to HTML, with its neighbours for navigation."""
+    """One lesson as sanitised HTML, with its neighbours for navigation."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from services.gateway.app import create_app
+from tests.integration.gateway.book_service import serve_book
 from tests.integration.gateway.conftest import gateway_settings
 from tests.integration.gateway.upstream import Control
 from tests.integration.gateway.upstream import create_app as create_upstream
@@ -59,10 +60,16 @@ def _reset_control(e2e_control: Control) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack_url(store_url: str, e2e_control: Control) -> Iterator[str]:
-    """The gateway's URL, in front of the test upstream and the real store."""
-    with serve(create_upstream(store_url, e2e_control)) as upstream:
-        settings = gateway_settings(upstream, store_url, heartbeat_s=15.0)
+def stack_url(
+    store_url: str, e2e_control: Control, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The gateway's URL, in front of the test upstream, the real store and a real
+    retrieval service serving the demo book."""
+    with (
+        serve_book(tmp_path_factory.mktemp("e2e-book")) as book,
+        serve(create_upstream(store_url, e2e_control)) as upstream,
+    ):
+        settings = gateway_settings(upstream, store_url, heartbeat_s=15.0, retrieval_url=book)
         with serve(create_app(settings)) as url:
             yield url
 

@@ -120,7 +120,7 @@ def platform(
             "GATEWAY_STORE_URL": base["store"],
             "GATEWAY_AUTH": "dev",
             "GATEWAY_COOKIE_SECRET": secrets.token_hex(16),
-            "GATEWAY_BOOK_DIR": str(book),
+            "GATEWAY_RETRIEVAL_URL": base["retrieval"],
             "GATEWAY_LOG_LEVEL": "warning",
             "USER_ASSERTION_PRIVATE_KEY": private_key,
             # Limits of this stack only, when a REDIS_URL from the environment is shared.

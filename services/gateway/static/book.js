@@ -1,10 +1,11 @@
-// The book pane: table of contents, lessons rendered by the gateway, navigation that keeps
-// `page_context` in step with the reader, selections, and passage highlighting.
+// The book pane: table of contents, lessons (rendered and sanitised by the retrieval service,
+// relayed by the gateway), navigation that keeps `page_context` in step with the reader,
+// selections, and passage highlighting.
 
 const MAX_SELECTION = 4000;
 // The gateway's rule for a page id (PAGE_ID in services/gateway/book.py; a test keeps them equal).
-const PAGE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-// The web client's one HTML sink takes lessons the gateway rendered, through this policy
+const PAGE_ID = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
+// The web client's one HTML sink takes lessons from the gateway, through this policy
 // (its CSP allows no other: `require-trusted-types-for 'script'; trusted-types book`).
 const lessonHtml = window.trustedTypes?.createPolicy("book", { createHTML: (html) => html }) ?? {
   createHTML: (html) => html,
@@ -81,7 +82,7 @@ export class BookView {
       const data = await bookJson(`/api/book/${page.split("/").map(encodeURIComponent).join("/")}`);
       if (data?.lesson?.page !== page || typeof data.html !== "string") return false;
       this.current = data.lesson;
-      // Rendered by the gateway from the book, raw HTML off.
+      // Rendered from the ingested page and sanitised by the retrieval service.
       this.article.innerHTML = lessonHtml.createHTML(data.html);
       this.article.dataset.page = page;
       this.#pager(this.prevEl, data.previous, "← ");
@@ -172,13 +173,15 @@ function pageId(value) {
   return PAGE_ID.test(page) && !page.includes("..") ? page : null;
 }
 
-/** The page of a `/book/<chapter>/<lesson>` path, or null. Each segment is decoded alone,
- * so an encoded `/` (`%2F`) cannot add a segment. */
+/** The page of a `/book/<folder>/.../<page>` path, or null. Each segment is decoded alone,
+ * and one holding an encoded `/` (`%2F`) is refused, so it cannot add a segment. */
 function pageFromPath(path) {
-  const match = /^\/book\/([^/]+)\/([^/]+)$/.exec(path);
+  const match = /^\/book\/(.+)$/.exec(path);
   if (!match) return null;
   try {
-    return pageId(`${decodeURIComponent(match[1])}/${decodeURIComponent(match[2])}`);
+    const parts = match[1].split("/").map(decodeURIComponent);
+    if (parts.some((part) => part.includes("/"))) return null;
+    return pageId(parts.join("/"));
   } catch {
     return null; // a malformed escape
   }

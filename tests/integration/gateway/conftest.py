@@ -13,6 +13,7 @@ import pytest
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from tests.integration.gateway.book_service import serve_book
 from tests.integration.gateway.upstream import Control
 from tests.integration.gateway.upstream import create_app as create_upstream
 from tests.support.servers import serve
@@ -30,6 +31,13 @@ def control() -> Control:
 def upstream_url(store_url: str, control: Control) -> Iterator[str]:
     """The test ChatKit server (threads in the real store service)."""
     with serve(create_upstream(store_url, control)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def book_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real retrieval service with the demo book ingested: where gateways find the book."""
+    with serve_book(tmp_path_factory.mktemp("book-retrieval")) as url:
         yield url
 
 
@@ -58,17 +66,21 @@ def gateway_settings(upstream_url: str, store_url: str, **overrides: Any) -> Gat
 
 
 @pytest.fixture(scope="session")
-def gateway_url(upstream_url: str, store_url: str) -> Iterator[str]:
+def gateway_url(upstream_url: str, store_url: str, book_url: str) -> Iterator[str]:
     """The gateway with test-friendly settings (fast heartbeat, loose limits)."""
-    with serve(create_app(gateway_settings(upstream_url, store_url))) as url:
+    settings = gateway_settings(upstream_url, store_url, retrieval_url=book_url)
+    with serve(create_app(settings)) as url:
         yield url
 
 
 @pytest.fixture
-def make_gateway(upstream_url: str, store_url: str) -> Callable[..., AbstractContextManager[str]]:
+def make_gateway(
+    upstream_url: str, store_url: str, book_url: str
+) -> Callable[..., AbstractContextManager[str]]:
     """Start a gateway with particular settings for one test: `with make_gateway(...) as url`."""
 
     def make(**overrides: Any) -> AbstractContextManager[str]:
+        overrides.setdefault("retrieval_url", book_url)
         return serve(create_app(gateway_settings(upstream_url, store_url, **overrides)))
 
     return make

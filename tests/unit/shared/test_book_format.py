@@ -1,6 +1,6 @@
-"""The book's rules, and the property citations depend on: for every page, the gateway's
-rendered heading ids, chapter and lesson are the anchors, chapter and lesson retrieval
-stores with the page's chunks."""
+"""The book's rules, and the property citations depend on: for every page, the heading ids
+of the page retrieval serves the reader, its chapter and lesson are the anchors, chapter
+and lesson retrieval stores with the page's chunks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from services.gateway.book import Book
 from services.retrieval.chunking import chunk_document, chunk_payload
 from services.retrieval.documents import parse_document
 from services.retrieval.ingest import book_files
+from services.retrieval.pages import table_of_contents
 from shared.book_format import (
     Anchors,
     FrontMatterError,
@@ -34,21 +34,19 @@ def heading_ids(html: str) -> list[str]:
     return [str(h["id"]) for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"], id=True)]
 
 
-def assert_citations_land(book: Book, rel_path: str, content: str) -> int:
-    """Every chunk retrieval makes of the page links to a page and heading the gateway
-    renders, with the chapter and lesson the web client will send back. Returns how many
-    chunks carry an anchor."""
+def assert_citations_land(rel_path: str, content: str) -> int:
+    """Every chunk retrieval makes of the page links to the page and a heading of the HTML
+    it serves the reader, with the chapter and lesson the web client will send back.
+    Returns how many chunks carry an anchor."""
     doc = parse_document(rel_path, content)
-    page = book.page(doc.document_id)
-    assert page is not None, f"the gateway does not serve {doc.document_id}"
-    lesson = page.lesson
+    lesson = doc.page().entry()
     assert (lesson.page, lesson.title, lesson.chapter, lesson.lesson) == (
         doc.document_id,
         doc.title,
         doc.chapter,
         doc.lesson,
     )
-    ids = heading_ids(page.html)
+    ids = heading_ids(doc.html)
     assert len(ids) == len(set(ids)), f"repeated heading ids in {doc.document_id}: {ids}"
     anchored = 0
     for chunk in chunk_document(doc):
@@ -62,11 +60,11 @@ def assert_citations_land(book: Book, rel_path: str, content: str) -> int:
 
 
 def test_every_citation_of_the_demo_book_lands_on_a_rendered_heading() -> None:
-    book = Book(BOOK)
     files = book_files(BOOK)
-    served = [lesson.page for chapter in book.toc().chapters for lesson in chapter.lessons]
+    toc = table_of_contents(parse_document(path, content).page() for path, content in files)
+    served = [lesson.page for chapter in toc.chapters for lesson in chapter.lessons]
     assert sorted(served) == sorted(path.rsplit(".", 1)[0] for path, _ in files)
-    anchored = sum(assert_citations_land(book, path, content) for path, content in files)
+    anchored = sum(assert_citations_land(path, content) for path, content in files)
     assert anchored > 2 * len(files)  # the property was checked on real anchors
 
 
@@ -104,9 +102,7 @@ four
 
 five
 """
-    (tmp_path / "07-ops").mkdir()
-    (tmp_path / "07-ops" / "02-tricky.md").write_text(page)
-    assert assert_citations_land(Book(tmp_path), "07-ops/02-tricky.md", page) == 5
+    assert assert_citations_land("07-ops/02-tricky.md", page) == 5
     anchors = [s.anchor for s in parse_document("07-ops/02-tricky.md", page).sections]
     assert anchors == [
         "setup",
