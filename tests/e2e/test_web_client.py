@@ -223,7 +223,10 @@ async def test_a_crafted_citation_and_highlight_run_no_script(
     watch.watch(page)
     await ask(page, "Please highlight where this is explained")
     await until(
-        lambda: e2e_control.requests[-1]["type"] == "threads.add_client_tool_output",
+        lambda: (
+            bool(e2e_control.requests)
+            and e2e_control.requests[-1]["type"] == "threads.add_client_tool_output"
+        ),
         what="the client tool's output",
     )
     assert e2e_control.requests[-1]["params"]["result"]["highlighted"] is False
