@@ -204,12 +204,16 @@ class Limiter:
                 self._redis_failed(exc)
         return self.local.take(key, rate_per_s, burst)
 
+    async def check_address(self, ip: str) -> Decision:
+        """The per-address limit of one request."""
+        return await self.hit(f"ip:{ip}", self.settings.ip_rate_per_s, self.settings.ip_burst)
+
     async def check_request(self, user_id: str, ip: str) -> Decision:
         """Per-user and per-IP limits of one API request (the IP first: it is cheaper to fail)."""
-        s = self.settings
-        by_ip = await self.hit(f"ip:{ip}", s.ip_rate_per_s, s.ip_burst)
+        by_ip = await self.check_address(ip)
         if not by_ip.allowed:
             return by_ip
+        s = self.settings
         return await self.hit(f"user:{user_id}", s.user_rate_per_s, s.user_burst)
 
     async def mint(self, address: str) -> Decision:

@@ -122,12 +122,16 @@ async def index(request: Request) -> Response:
 
 async def book_toc(request: Request) -> Response:
     """The book's table of contents, relayed from the retrieval service."""
-    return json_response(await _gateway(request).book.toc())
+    gateway = _gateway(request)
+    await gateway.check_address_rate(request)
+    return json_response(await gateway.book.toc())
 
 
 async def book_page(request: Request) -> Response:
     """One page of the book, relayed from the retrieval service."""
-    return json_response(await _gateway(request).book.page(request.path_params["page"]))
+    gateway = _gateway(request)
+    await gateway.check_address_rate(request)
+    return json_response(await gateway.book.page(request.path_params["page"]))
 
 
 _attachment = TypeAdapter(Attachment)
@@ -180,7 +184,7 @@ routes: list[BaseRoute] = [
         method="GET",
         summary="Table of contents of the book (the corpus chat answers from)",
         response=BookToc,
-        errors=(404, 502, 503, 504),
+        errors=(404, 429, 502, 503, 504),
     ),
     ApiRoute(
         "/api/book/{page:path}",
@@ -188,7 +192,7 @@ routes: list[BaseRoute] = [
         method="GET",
         summary="One page of the book as sanitised HTML, with its neighbours",
         response=BookPage,
-        errors=(404, 502, 503, 504),
+        errors=(404, 429, 502, 503, 504),
     ),
     Route("/", index, methods=["GET"], include_in_schema=False),
     Route("/book/{page:path}", index, methods=["GET"], include_in_schema=False),

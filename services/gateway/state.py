@@ -47,6 +47,12 @@ class Gateway:
             raise RateLimited("Too many requests; slow down.", retry_after_s=retry_after(decision))
         return user_id
 
+    async def check_address_rate(self, request: Request) -> None:
+        """The per-address rate limit alone (429), for public reads that cost an internal call."""
+        decision = await self.limiter.check_address(client_address(request.scope))
+        if not decision.allowed:
+            raise RateLimited("Too many requests; slow down.", retry_after_s=retry_after(decision))
+
     def check_origin(self, request: Request) -> None:
         """Browsers may call the API only from this origin or a configured one (CSRF)."""
         origin = request.headers.get("origin")

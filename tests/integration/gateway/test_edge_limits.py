@@ -174,3 +174,13 @@ async def test_the_dev_cookie_is_host_bound_and_secure_behind_https(make_gateway
             # The unprefixed name is not read: a cookie another site could set is ignored.
             plain = value.replace("__Host-", "", 1)
             assert "set-cookie" in (await c.get("/", headers={"cookie": plain})).headers
+
+
+async def test_book_reads_count_against_the_address_limit(make_gateway: Any) -> None:
+    with make_gateway(ip_burst=3, ip_rate_per_s=0.01) as url:
+        async with httpx.AsyncClient(base_url=url) as c:
+            # Each read costs a call to retrieval: after the address's burst, 429 without one.
+            statuses = [(await c.get("/api/book")).status_code for _ in range(3)]
+            assert 429 not in statuses
+            assert_429(await c.get("/api/book"))
+            assert_429(await c.get("/api/book/01-getting-started/01-what-it-is"))
