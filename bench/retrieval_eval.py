@@ -75,6 +75,7 @@ _CANDIDATES: dict[str, dict[str, Any]] = {
     "k60-lex0.5": {"rrf_k": 60, "lexical_weight": 0.5},
     "noboost": {"chapter_boost": 1.0, "lesson_boost": 1.0},
     "whole": {"chunk_max_chars": 4000},
+    "lex1.0-whole": {"lexical_weight": 1.0, "chunk_max_chars": 4000},
     "lex0.5-whole": {"lexical_weight": 0.5, "chunk_max_chars": 4000},
     "dense-whole": {"hybrid": False, "chunk_max_chars": 4000},
     "score0.3": {"fusion": "score", "lexical_weight": 0.3},
