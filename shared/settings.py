@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 import sys
+from collections.abc import Mapping
 from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -83,12 +85,36 @@ def is_loopback(host: str) -> bool:
 S = TypeVar("S", bound=BaseSettings)
 
 
+def unknown_variables(cls: type[BaseSettings], environ: Mapping[str, str]) -> list[str]:
+    """Variables in `environ` with `cls`'s prefix that name none of its settings (they
+    would be ignored silently)."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    if not prefix:
+        return []
+    known = set()
+    for name, info in cls.model_fields.items():
+        known.add(prefix + name.upper())
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            known.update(str(choice).upper() for choice in alias.choices)
+        elif isinstance(alias, str):
+            known.add(alias.upper())
+    return sorted(k for k in environ if k.upper().startswith(prefix) and k.upper() not in known)
+
+
 def load_settings(cls: type[S]) -> S:
     """Read `cls` from the environment; on a bad value, exit with a message naming it.
 
     Used where a process starts (the app factories and `python -m services.<name>`),
     so a misconfigured service stops before it serves anything.
     """
+    unknown = unknown_variables(cls, os.environ)
+    if unknown:
+        print(
+            f"{cls.__name__}: ignoring {', '.join(unknown)}: no such setting (a misspelling?"
+            " .env.example lists every setting)",
+            file=sys.stderr,
+        )
     try:
         return cls()
     except ValidationError as exc:
