@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.gateway.settings import GatewaySettings
 from tests.abuse.refusals import assert_refused, timed
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import Answer, GatewayUser, user_input
+from tests.fault.gateway_user import Answer, GatewayUser, assistant_item, user_input
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.abuse
@@ -107,13 +107,7 @@ async def add_items(stack: Stack, user: GatewayUser, thread_id: str, count: int)
     ids = [f"msg_extra_{n:03d}" for n in range(count)]
     async with httpx.AsyncClient(base_url=stack.url("store"), headers=headers) as store:
         for item_id in ids:
-            item = {
-                "type": "assistant_message",
-                "id": item_id,
-                "thread_id": thread_id,
-                "created_at": "2026-01-01T00:00:00Z",
-                "content": [{"text": "an answer"}],
-            }
+            item = assistant_item(thread_id, item_id, "an answer")
             added = await store.post(f"/v1/threads/{thread_id}/items", json={"item": item})
             assert added.status_code == 201, added.text
     return ids

@@ -18,7 +18,7 @@ from services.gateway.settings import GatewaySettings
 from shared.contracts.store import StoreLimits
 from tests.abuse.refusals import QUICK_S, assert_refused, timed
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import Answer, GatewayUser, store_items, user_input
+from tests.fault.gateway_user import Answer, GatewayUser, assistant_item, store_items, user_input
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.abuse
@@ -119,13 +119,7 @@ async def test_an_item_over_the_size_limit_is_refused(
     thread_id = created(await user.ask("How do I bring my own book?"))
     kept = (await store.get(f"/v1/threads/{thread_id}/items", params={"limit": 200})).json()
     text = "x" * (LIMITS.store_max_item_bytes + 1)
-    item = {
-        "type": "assistant_message",
-        "id": "msg_huge",
-        "thread_id": thread_id,
-        "created_at": "2026-01-01T00:00:00Z",
-        "content": [{"text": text}],
-    }
+    item = assistant_item(thread_id, "msg_huge", text)
     for call in (
         store.post(f"/v1/threads/{thread_id}/items", json={"item": item}),
         store.put(f"/v1/threads/{thread_id}/items/msg_huge", json={"item": item}),
@@ -145,13 +139,7 @@ async def test_item_pages_are_bounded_in_bytes_from_store_to_client(
     assert (await store.put(f"/v1/threads/{thread_id}", json=meta)).status_code == 204
     ids = [f"msg_{n:02d}" for n in range(10)]
     for item_id in ids:
-        item = {
-            "type": "assistant_message",
-            "id": item_id,
-            "thread_id": thread_id,
-            "created_at": "2026-01-01T00:00:00Z",
-            "content": [{"text": "y" * (LIMITS.store_max_item_bytes - 300)}],
-        }
+        item = assistant_item(thread_id, item_id, "y" * (LIMITS.store_max_item_bytes - 300))
         created = await store.post(f"/v1/threads/{thread_id}/items", json={"item": item})
         assert created.status_code == 201, created.text
     bound = GatewaySettings().chat_answer_bytes

@@ -49,6 +49,17 @@ def user_input(text: str) -> dict[str, Any]:
     }
 
 
+def assistant_item(thread_id: str, item_id: str, text: str) -> dict[str, Any]:
+    """An assistant message as the store takes it (`{"item": ...}` bodies)."""
+    return {
+        "type": "assistant_message",
+        "id": item_id,
+        "thread_id": thread_id,
+        "created_at": "2026-01-01T00:00:00Z",
+        "content": [{"text": text}],
+    }
+
+
 class GatewayUser:
     """A browser-like client of the gateway with its own dev cookie."""
 
