@@ -270,9 +270,9 @@ def measure() -> dict[str, Any]:
             numbers["query_cache_hit_rate"] = hits / total if total else 0.0
         numbers.update(asyncio.run(_cache_paths(embedder, redis_url, prefix)))
         # Both precisions of the local model, interleaved so machine noise hits both alike.
-        full = LocalEmbedder(precision="fp32")
+        quantized = LocalEmbedder(precision="int8")
         for round_ in range(INGEST_ROUNDS):
-            for name, model in (("int8", embedder), ("fp32", full)):
+            for name, model in (("fp32", embedder), ("int8", quantized)):
                 chunks, seconds = asyncio.run(_ingest_rate(model, data / f"ingest-{round_}-{name}"))
                 numbers.setdefault(f"ingest_rate_{name}", []).append(chunks / seconds)
     client = redis.Redis.from_url(redis_url)
@@ -333,10 +333,10 @@ def main() -> list[Row]:
         ),
         Row(
             "retrieval",
-            "ingest, local model int8 (baseline: fp32), demo book",
-            int8,
-            "chunks/s",
+            "ingest, local model fp32, the default (baseline: int8), demo book",
             fp32,
+            "chunks/s",
+            int8,
             ">=100",
         ),
         Row("retrieval", "query embedding cache hit rate", 100 * n["query_cache_hit_rate"], "%"),

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from services.retrieval.errors import DependencyError
 from services.retrieval.local_model import (
+    DOCUMENT_TOKENS,
     INPUT_NAMES,
     MODEL_NAME,
     Precision,
@@ -78,18 +79,28 @@ class LocalEmbedder:
         self,
         *,
         cache_dir: Path = DEFAULT_MODEL_DIR,
-        precision: Precision = "int8",
+        precision: Precision = "fp32",
         threads: int = 1,
         document_threads: int = 0,
+        document_tokens: int = DOCUMENT_TOKENS,
     ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.model_id = f"local/{MODEL_NAME}" + ("" if precision == "fp32" else f"-{precision}")
+        limit = max_tokens()
+        document_tokens = min(document_tokens, limit)
+        self.model_id = (
+            f"local/{MODEL_NAME}"
+            + ("" if precision == "fp32" else f"-{precision}")
+            + ("" if document_tokens == limit else f"-d{document_tokens}")
+        )
         path = model_file(cache_dir, precision)
-        self._tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_tokens())
+        self._tokenizers = {}
+        for purpose, tokens in (("query", limit), ("document", document_tokens)):
+            tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(tokens)
+            self._tokenizers[purpose] = tokenizer
 
         def session(count: int) -> onnxruntime.InferenceSession:
             options = onnxruntime.SessionOptions()
@@ -112,7 +123,7 @@ class LocalEmbedder:
         """Embed on the calling thread (used by the executors and by offline tools)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         run = self._sessions[purpose].run
-        for row, encoding in enumerate(self._tokenizer.encode_batch(texts)):
+        for row, encoding in enumerate(self._tokenizers[purpose].encode_batch(texts)):
             ids = np.array([encoding.ids], dtype=np.int64)
             inputs = (ids, np.ones_like(ids), np.zeros_like(ids))
             hidden = run(None, dict(zip(INPUT_NAMES, inputs, strict=True)))
@@ -251,4 +262,5 @@ def build_embedder(settings: RetrievalSettings) -> Embedder:
         precision=settings.local_model_precision,
         threads=settings.embedding_threads,
         document_threads=settings.embedding_document_threads,
+        document_tokens=settings.local_model_document_tokens,
     )

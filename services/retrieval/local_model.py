@@ -41,6 +41,12 @@ def weights_dir() -> Path:
     return Path(get_model_path())
 
 
+DOCUMENT_TOKENS = 128
+"""Word pieces of a passage the local model reads (queries get the model's 256). The model
+was trained on 128: on the eval's dev splits 128 ranked better than 256 (mean nDCG@10
+0.855 against 0.842 in fp32, test 0.852 against 0.849) and embeds 1.4x faster."""
+
+
 def max_tokens() -> int:
     """Longest input the model reads; longer texts are truncated (as sentence-transformers does)."""
     config = json.loads((weights_dir() / "sentence_bert_config.json").read_text())
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     """Build the ONNX files ahead of time."""
     parser = argparse.ArgumentParser(prog="python -m services.retrieval.local_model")
     parser.add_argument("--dir", type=Path, required=True, help="cache directory to fill")
-    parser.add_argument("--precision", choices=get_args(Precision), default="int8")
+    parser.add_argument("--precision", choices=get_args(Precision), default="fp32")
     args = parser.parse_args(argv)
     print(model_file(args.dir, args.precision))
 

@@ -14,7 +14,7 @@ from services.retrieval.chunking import chunk_document
 from services.retrieval.documents import parse_document
 from services.retrieval.embeddings import LocalEmbedder
 from services.retrieval.ingest import book_files
-from services.retrieval.local_model import model_file, weights_dir
+from services.retrieval.local_model import DOCUMENT_TOKENS, max_tokens, model_file, weights_dir
 from services.retrieval.settings import DEFAULT_MODEL_DIR
 
 BOOK = Path(__file__).resolve().parents[3] / "docs" / "book"
@@ -48,13 +48,36 @@ def test_fp32_matches_sentence_transformers(book_texts: list[str], reference: np
 
 def test_int8_stays_close_to_the_reference(book_texts: list[str], reference: np.ndarray) -> None:
     embedder = LocalEmbedder(precision="int8")
-    vectors = embedder.embed_sync(book_texts, "document")
+    vectors = embedder.embed_sync(book_texts, "query")
     cosine = (vectors * reference).sum(axis=1)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert cosine.mean() > 0.98 and cosine.min() > 0.95
-    # Queries and documents run on different sessions of the same model.
-    assert np.allclose(embedder.embed_sync(book_texts[:3], "query"), vectors[:3], atol=1e-5)
+    # Queries and documents run on different sessions of the same model: the same vector
+    # for a text shorter than the passage limit.
+    short = book_texts[-3:]
+    assert np.allclose(embedder.embed_sync(short, "document"), vectors[-3:], atol=1e-5)
     assert embedder.model_id != LocalEmbedder(precision="fp32").model_id
+
+
+def test_passages_are_read_up_to_the_document_limit(book_texts: list[str]) -> None:
+    """Documents are embedded from their first DOCUMENT_TOKENS word pieces, as
+    sentence-transformers does with that max_seq_length; the limit is in the model id, so
+    an index built with another limit is re-embedded."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(weights_dir()), device="cpu", local_files_only=True)
+    model.max_seq_length = DOCUMENT_TOKENS
+    expected = model.encode(book_texts, normalize_embeddings=True)
+    embedder = LocalEmbedder(precision="fp32")
+    got = embedder.embed_sync(book_texts, "document")
+    assert float((got * expected).sum(axis=1).min()) > 0.9999
+    full = LocalEmbedder(precision="fp32", document_tokens=max_tokens())
+    assert full.model_id != embedder.model_id
+    longest = max(book_texts, key=len)
+    assert (
+        float(np.dot(full.embed_sync([longest], "document")[0], got[book_texts.index(longest)]))
+        < 0.999
+    )
 
 
 def test_long_text_is_truncated_like_the_reference(reference: np.ndarray) -> None:
