@@ -131,3 +131,13 @@ async def test_a_query_does_not_wait_behind_a_long_ingestion(book_texts: list[st
         held.release.set()
     assert (await bulk).shape == (len(book_texts), 384)
     await embedder.close()
+
+
+def test_passages_embedded_in_batches_match_one_at_a_time(book_texts: list[str]) -> None:
+    """Ingestion runs length-sorted, padded batches from several workers: each passage's
+    vector is the one it gets alone, in the caller's order."""
+    embedder = LocalEmbedder(precision="fp32")
+    together = asyncio.run(embedder.embed(book_texts, "document"))
+    alone = np.vstack([embedder.embed_sync([text], "document") for text in book_texts])
+    assert together.shape == alone.shape
+    assert float(np.abs(together - alone).max()) < 1e-5
