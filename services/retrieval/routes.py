@@ -6,10 +6,19 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.retrieval.entities import search_entities
 from services.retrieval.resources import Resources
 from shared.api import ApiRoute, json_response, read_json, read_query
 from shared.contracts.common import MAX_ID_LENGTH
-from shared.contracts.pages import PAGE_PATH, TOC_PATH, PageContent, PageToc
+from shared.contracts.pages import (
+    ENTITIES_PATH,
+    PAGE_PATH,
+    TOC_PATH,
+    EntityList,
+    EntityQuery,
+    PageContent,
+    PageToc,
+)
 from shared.contracts.retrieval import (
     CorpusQuery,
     DeleteResponse,
@@ -81,6 +90,15 @@ async def corpus_toc(request: Request[Resources]) -> Response:
     return json_response(toc)
 
 
+async def corpus_entities(request: Request[Resources]) -> Response:
+    corpus = _corpus(request)
+    query = read_query(request, EntityQuery)
+    toc = await request.state["pages"].toc(corpus)
+    if toc is None:
+        raise ApiError(404, f"Corpus {corpus!r} has no pages.")
+    return json_response(EntityList(entities=search_entities(toc, query.q, query.limit)))
+
+
 async def corpus_page(request: Request[Resources]) -> Response:
     corpus = _corpus(request)
     document_id: str = request.path_params["document_id"]
@@ -133,6 +151,16 @@ routes = [
         summary="Table of contents of a corpus: its pages by folder, in order (404: no pages).",
         response=PageToc,
         errors=(404,),
+    ),
+    ApiRoute(
+        ENTITIES_PATH,
+        corpus_entities,
+        method="GET",
+        summary="Chapters and pages whose titles match `q` (what a reader can @-mention), "
+        "best first (404: no pages).",
+        query=EntityQuery,
+        response=EntityList,
+        errors=(404, 422),
     ),
     ApiRoute(
         PAGE_PATH.replace("{document_id}", "{document_id:path}"),

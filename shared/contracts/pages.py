@@ -9,7 +9,7 @@ The gateway relays them to the web client as `shared.contracts.gateway.BookToc` 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 TOC_PATH = "/v1/corpora/{corpus}/toc"
 """The table of contents of one corpus."""
@@ -66,3 +66,38 @@ class PageContent(_Contract):
     """Document id of the previous page, if any."""
     next: str | None
     """Document id of the next page, if any."""
+
+
+ENTITIES_PATH = "/v1/corpora/{corpus}/entities"
+"""Chapters and pages of one corpus matching a text: what a reader can @-mention."""
+MAX_ENTITY_QUERY = 200
+MAX_ENTITIES = 50
+
+
+class EntityQuery(_Contract):
+    """`?q=...&limit=...` of an entity search."""
+
+    q: str = Field(default="", max_length=MAX_ENTITY_QUERY)
+    """What the reader typed after `@` (empty: the first entries in book order)."""
+    limit: int = Field(default=10, ge=1, le=MAX_ENTITIES)
+
+
+class BookEntity(_Contract):
+    """A chapter or page the reader can mention; shaped for ChatKit's `Entity`."""
+
+    id: str
+    """`page:<document_id>` or `chapter:<folder>`; sent back as the tag's id."""
+    title: str
+    group: str
+    """`Chapters` or `Pages`: how the composer groups the suggestions."""
+    chapter: int | None
+    page: str | None
+    """The page's document id (None for a chapter)."""
+    folder: str
+    """The chapter's folder (a page's own folder)."""
+
+
+class EntityList(_Contract):
+    """Matches of an entity search, best first."""
+
+    entities: list[BookEntity]
