@@ -48,7 +48,7 @@ def client(
         yield client
 
 
-def entities(client: httpx.Client, **params: object) -> EntityList:
+def entities(client: httpx.Client, **params: str | int) -> EntityList:
     response = client.get(f"/v1/corpora/{CORPUS}/entities", params=params)
     assert response.status_code == 200, response.text
     return EntityList.model_validate_json(response.content)
@@ -86,7 +86,7 @@ def test_an_empty_query_lists_the_book_in_order_up_to_the_limit(client: httpx.Cl
     "params",
     [{"limit": MAX_ENTITIES + 1}, {"limit": 0}, {"q": "x" * (MAX_ENTITY_QUERY + 1)}],
 )
-def test_unbounded_searches_are_422(client: httpx.Client, params: dict[str, object]) -> None:
+def test_unbounded_searches_are_422(client: httpx.Client, params: dict[str, str | int]) -> None:
     response = client.get(f"/v1/corpora/{CORPUS}/entities", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"]
