@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from services.chat.clients.retrieval import RetrievalClient
 from services.chat.context import SearchBackend
-from services.chat.errors import ChatError, QuotaExceeded, RecordTooLarge
+from services.chat.errors import ChatError, QuotaExceeded, RecordTooLarge, UnknownMention
 from services.chat.models.providers import ModelChoice, choose_model, configure_tracing
 from services.chat.routes import ChatState, routes
 from services.chat.server import BookChatServer
@@ -32,6 +32,7 @@ ERRORS: ErrorTable = {
     ChatError: 400,
     QuotaExceeded: 403,
     RecordTooLarge: 413,
+    UnknownMention: 422,
 }
 """The chat service's one error table: error -> HTTP status. (A stream that has started
 ends with an `error` event instead, see `routes.py`.)"""

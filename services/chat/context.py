@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -9,6 +10,7 @@ from chatkit.agents import AgentContext
 from pydantic import Field, SkipValidation
 
 from services.chat.chat_store import StoreSession
+from services.chat.mentions import Mention
 from services.chat.submission import Submission
 from shared.contracts.chat import ReaderContext
 from shared.contracts.common import PageContext
@@ -37,6 +39,8 @@ class RequestContext:
     """The message this request submits (`threads.create`, `threads.add_user_message`)."""
     session: StoreSession = field(default_factory=StoreSession)
     """This request's state in `ChatStore`."""
+    mentions: Mapping[str, Mention] = field(default_factory=dict)
+    """What the submitted message @-mentions, resolved before its answer starts."""
 
     @property
     def page_context(self) -> PageContext:
@@ -59,6 +63,8 @@ class BookAgentContext(AgentContext[RequestContext]):
     """Passages returned by `search_book` in this reply, by citation number."""
     shown_chunks: list[str] = Field(default_factory=list)
     """Chunk ids of passages already shown in a sources card in this reply."""
+    mentions: list[Mention] = Field(default_factory=list)
+    """Chapters and pages the reader's message @-mentions (searched first)."""
 
     @property
     def reader(self) -> RequestContext:

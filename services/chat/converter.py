@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
@@ -22,12 +23,15 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_input_item_param import FunctionCallOutput, Message
 
+from services.chat.mentions import Mention
+
 
 class BookThreadItemConverter(ThreadItemConverter):
     """The SDK's converter, completed for what this service stores.
 
     - attachments: images by URL, other files named (their bytes are not ours to read);
-    - tags: their text and data as context;
+    - tags: a mention resolved for this message as its title and passages
+      (`services.chat.mentions`), any other as the text the reader saw;
     - hidden context of any JSON shape;
     - assistant messages as plain text (the SDK's `output_text` parts are refused by the
       Chat Completions converter);
@@ -36,8 +40,11 @@ class BookThreadItemConverter(ThreadItemConverter):
       continues a stored response (`previous_response_id`) which already holds the call.
     """
 
-    def __init__(self, *, outputs_only: bool = False) -> None:
+    def __init__(
+        self, *, outputs_only: bool = False, mentions: Mapping[str, Mention] | None = None
+    ) -> None:
         self.outputs_only = outputs_only
+        self.mentions = mentions or {}
 
     async def attachment_to_message_content(
         self, attachment: Attachment
@@ -55,8 +62,11 @@ class BookThreadItemConverter(ThreadItemConverter):
         )
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
-        data = json.dumps(tag.data, ensure_ascii=False, default=str)
-        return ResponseInputTextParam(type="input_text", text=f"@{tag.text}: {data}")
+        mention = self.mentions.get(tag.id)
+        # Only a resolved mention says more than the reader typed: a tag's data is the
+        # client's, and an earlier message's mention was answered already.
+        text = mention.describe() if mention is not None else f"@{tag.text}"
+        return ResponseInputTextParam(type="input_text", text=text)
 
     async def hidden_context_to_input(
         self, item: HiddenContextItem

@@ -40,3 +40,10 @@ class QuotaExceeded(ChatError):
 
 class RecordTooLarge(ChatError):
     """A thread, item or attachment record larger than the store keeps (413)."""
+
+
+class UnknownMention(ChatError):
+    """A message @-mentions something that is not a chapter or page of the corpus, or more
+    things than one message may (422)."""
+
+    code = "unknown_mention"

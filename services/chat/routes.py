@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from services.chat import sdk
 from services.chat.context import RequestContext
 from services.chat.errors import ChatError
+from services.chat.mentions import resolve as resolve_mentions
 from services.chat.server import BookChatServer
 from services.chat.submission import Submission
 from shared.api import ApiRoute, refuse_nul, user_id_header
@@ -86,7 +87,8 @@ async def chatkit(request: Request[ChatState]) -> Response:
         if context.selected_text and message.quoted_text is None:
             message.quoted_text = context.selected_text  # the reader's selection, quoted
         submission = Submission.of(parsed, user_id, key)
-        context = replace(context, submission=submission)
+        mentions = await resolve_mentions(server.search, server.settings.corpus, message)
+        context = replace(context, submission=submission, mentions=mentions)
         return await _event_stream(submission.stream(server, parsed, context))
     return await _event_stream(sdk.stream(server, parsed, context))
 

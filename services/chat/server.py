@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from services.chat.context import BookAgentContext, RequestContext, SearchBacken
 from services.chat.converter import BookThreadItemConverter
 from services.chat.errors import Refused
 from services.chat.history import load_history, select_history
+from services.chat.mentions import Mention
 from services.chat.models.ids import remap_item_ids
 from services.chat.models.providers import ModelChoice
 from services.chat.settings import ChatSettings
@@ -109,6 +110,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        mentions = context.mentions
         agent_ctx = BookAgentContext(
             thread=thread,
             store=self.store,
@@ -116,9 +118,10 @@ class BookChatServer(ChatKitServer[RequestContext]):
             search=self.search,
             corpus=self.settings.corpus,
             top_k=self.settings.search_top_k,
+            mentions=list(mentions.values()),
         )
         model_input, previous_response_id = await self._model_input(
-            thread, input_user_message, context
+            thread, input_user_message, context, mentions
         )
         result = Runner.run_streamed(
             self.agent,
@@ -148,7 +151,11 @@ class BookChatServer(ChatKitServer[RequestContext]):
             thread.title = title_from(input_user_message)
 
     async def _model_input(
-        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        context: RequestContext,
+        mentions: Mapping[str, Mention],
     ) -> tuple[list[TResponseInputItem], str | None]:
         previous = thread.metadata.get(PREVIOUS_RESPONSE_ID)
         cursor = thread.metadata.get(RESPONSE_CURSOR)
@@ -164,12 +171,12 @@ class BookChatServer(ChatKitServer[RequestContext]):
                 and not page.has_more
                 and (message is None or any(item.id == message.id for item in page.data))
             ):
-                converter = BookThreadItemConverter(outputs_only=True)
+                converter = BookThreadItemConverter(outputs_only=True, mentions=mentions)
                 return await converter.to_agent_input(page.data), previous
         items, complete = await self._history(thread, message, context)
         # The SDK looks at the newest two items next: let it reuse what was just read.
         context.session.remember(thread.id, items[::-1], complete)
-        return await BookThreadItemConverter().to_agent_input(items), None
+        return await BookThreadItemConverter(mentions=mentions).to_agent_input(items), None
 
     async def _history(
         self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext

@@ -14,7 +14,7 @@ from services.chat.citations import passages_payload
 from services.chat.context import BookAgentContext
 from services.chat.widgets import MorePayload, copy_text, sources_card
 from shared.contracts.common import PageContext
-from shared.contracts.retrieval import MAX_QUERIES, SearchRequest, SearchScope
+from shared.contracts.retrieval import MAX_QUERIES, SearchHit, SearchRequest, SearchScope
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,44 @@ def search_queries(queries: list[str], selected_text: str | None) -> list[str]:
     if selected_text:
         out.append(" ".join(selected_text.split())[:SELECTED_TEXT_HINT_CHARS])
     return out
+
+
+async def mentioned_hits(agent_ctx: BookAgentContext, phrasings: list[str]) -> list[SearchHit]:
+    """The best passages inside each chapter or page the reader's message mentions."""
+    hits: list[SearchHit] = []
+    for mention in agent_ctx.mentions:
+        scope, page = mention.scope()
+        request = SearchRequest(
+            queries=phrasings,
+            scope=scope,
+            page_context=page,
+            top_k=agent_ctx.top_k,
+            corpus=agent_ctx.corpus,
+        )
+        hits += (await agent_ctx.search.search(request)).results
+    return hits
+
+
+def first_mentioned(
+    mentioned: list[SearchHit], rest: list[SearchHit], top_k: int
+) -> list[SearchHit]:
+    """Passages from mentioned chapters and pages first (at most `top_k - 2` of them, so
+    the rest of the book still gets a word in), then the others, each passage once."""
+    chosen: list[SearchHit] = []
+    seen: set[str] = set()
+    for hit in mentioned:
+        if len(chosen) >= max(1, top_k - 2):
+            break
+        if hit.chunk_id not in seen:
+            seen.add(hit.chunk_id)
+            chosen.append(hit)
+    for hit in rest:
+        if len(chosen) >= top_k:
+            break
+        if hit.chunk_id not in seen:
+            seen.add(hit.chunk_id)
+            chosen.append(hit)
+    return chosen
 
 
 @function_tool(name_override="search_book")
@@ -82,6 +120,7 @@ async def search_book(
     )
     try:
         response = await agent_ctx.search.search(request)
+        mentioned = await mentioned_hits(agent_ctx, phrasings)
     except Exception as exc:  # any failure is the model's to explain, not a crash
         logger.warning("book search failed: %r", exc)
         return json.dumps(
@@ -92,7 +131,8 @@ async def search_book(
                 "passages": [],
             }
         )
-    numbered = {agent_ctx.number_for(hit): hit for hit in response.results}
+    hits = first_mentioned(mentioned, response.results, agent_ctx.top_k)
+    numbered = {agent_ctx.number_for(hit): hit for hit in hits}
     new = [(n, hit) for n, hit in numbered.items() if hit.chunk_id not in agent_ctx.shown_chunks]
     if new:
         agent_ctx.shown_chunks.extend(hit.chunk_id for _, hit in new)

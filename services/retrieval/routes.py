@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.retrieval.entities import search_entities
+from services.retrieval.entities import find_entity, search_entities
 from services.retrieval.resources import Resources
 from shared.api import ApiRoute, json_response, read_json, read_query
 from shared.contracts.common import MAX_ID_LENGTH
@@ -96,6 +96,9 @@ async def corpus_entities(request: Request[Resources]) -> Response:
     toc = await request.state["pages"].toc(corpus)
     if toc is None:
         raise ApiError(404, f"Corpus {corpus!r} has no pages.")
+    if query.id is not None:
+        found = find_entity(toc, query.id)
+        return json_response(EntityList(entities=[found] if found else []))
     return json_response(EntityList(entities=search_entities(toc, query.q, query.limit)))
 
 

@@ -72,6 +72,8 @@ ENTITIES_PATH = "/v1/corpora/{corpus}/entities"
 """Chapters and pages of one corpus matching a text: what a reader can @-mention."""
 MAX_ENTITY_QUERY = 200
 MAX_ENTITIES = 50
+MAX_ENTITY_ID = 1100
+"""`page:` or `chapter:` and a document id or folder."""
 
 
 class EntityQuery(_Contract):
@@ -80,6 +82,9 @@ class EntityQuery(_Contract):
     q: str = Field(default="", max_length=MAX_ENTITY_QUERY)
     """What the reader typed after `@` (empty: the first entries in book order)."""
     limit: int = Field(default=10, ge=1, le=MAX_ENTITIES)
+    id: str | None = Field(default=None, min_length=1, max_length=MAX_ENTITY_ID)
+    """Look up this one entity instead (`q` is then ignored): the list is empty if it is
+    not in the corpus."""
 
 
 class BookEntity(_Contract):

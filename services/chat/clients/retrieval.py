@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from shared.contracts.pages import ENTITIES_PATH, BookEntity, EntityList
 from shared.contracts.retrieval import SearchRequest, SearchResponse
-from shared.http import ServiceHttp, UpstreamUnavailable
+from shared.http import ServiceHttp, UpstreamUnavailable, segment
 
 
 class RetrievalClient:
@@ -34,6 +35,25 @@ class RetrievalClient:
             raise UpstreamUnavailable(
                 "retrieval", f"retrieval service sent a malformed answer: {exc}"
             ) from exc
+
+    async def entity(self, corpus: str, entity_id: str) -> BookEntity | None:
+        """The chapter or page `entity_id` of `corpus` (a mention's tag id), or None when
+        the corpus has no such entry (or no pages)."""
+        response = await self.client.request(
+            "GET",
+            ENTITIES_PATH.format(corpus=segment(corpus)),
+            params={"id": entity_id},
+            expect=(404,),
+        )
+        if response.status == 404:
+            return None
+        try:
+            found = EntityList.model_validate_json(response.content).entities
+        except ValidationError as exc:
+            raise UpstreamUnavailable(
+                "retrieval", f"retrieval service sent a malformed answer: {exc}"
+            ) from exc
+        return found[0] if found else None
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -57,14 +57,14 @@ async def test_history_keeps_the_newest_items_within_budget() -> None:
     assert len(everything) == 20 and complete
 
 
-def tagged(n: int, data_chars: int) -> UserMessageItem:
+def tagged(n: int, text_chars: int) -> UserMessageItem:
     return UserMessageItem(
         id=f"t{n}",
         thread_id="thr",
         created_at=NOW,
         content=[
             UserMessageTextContent(text="see "),
-            UserMessageTagContent(id="tag", text="ref", data={"blob": "x" * data_chars}),
+            UserMessageTagContent(id="tag", text="x" * text_chars, data={"blob": "unsent"}),
         ],
         inference_options=InferenceOptions(),
     )
@@ -72,7 +72,8 @@ def tagged(n: int, data_chars: int) -> UserMessageItem:
 
 async def test_tokens_are_counted_on_what_the_converter_sends() -> None:
     converter = BookThreadItemConverter()
-    # A tag's data goes to the model (as JSON): a 950 KB tag is ~240k tokens, not 4.
+    # A tag's text goes to the model (twice: in the message and as its context; its data,
+    # the client's, does not): a 950 KB tag is ~240k tokens or more, not 4.
     assert await input_tokens(tagged(0, 950_000), converter) > 950_000 // CHARS_PER_TOKEN
     widget = WidgetItem(
         id="w", thread_id="thr", created_at=NOW, widget=Card(children=[Text(value="v" * 4000)])
