@@ -12,6 +12,7 @@ import re
 from services.gateway.errors import NotFound
 from services.gateway.retrieval_client import RetrievalClient
 from shared.contracts.gateway import BookPage, BookToc
+from shared.contracts.pages import EntityList, EntityQuery
 
 PAGE_ID = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
 """What a page id (a document id of retrieval: its path in the corpus without the suffix)
@@ -46,6 +47,13 @@ class Book:
         if found is None or found.lesson.page != page:
             raise NotFound("No such page in the book.")
         return BookPage.model_validate(found.model_dump())
+
+    async def entities(self, query: EntityQuery) -> EntityList:
+        """Chapters and pages to @-mention, best first; `NotFound` while there are none."""
+        found = await self.retrieval.entities(self.corpus, query)
+        if found is None:
+            raise NotFound(f"The book {self.corpus!r} has no pages (yet).")
+        return found
 
     async def close(self) -> None:
         await self.retrieval.aclose()

@@ -1,4 +1,5 @@
-"""The gateway's calls to the retrieval service: the book's table of contents and pages.
+"""The gateway's calls to the retrieval service: the book's table of contents, pages and
+what a reader can @-mention.
 
 The retrieval service owns the documents (it renders and sanitises each page when it is
 ingested); the gateway only relays them. Failures raise `shared.http.UpstreamError`s
@@ -11,7 +12,15 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts.pages import PAGE_PATH, TOC_PATH, PageContent, PageToc
+from shared.contracts.pages import (
+    ENTITIES_PATH,
+    PAGE_PATH,
+    TOC_PATH,
+    EntityList,
+    EntityQuery,
+    PageContent,
+    PageToc,
+)
 from shared.http import NotASegment, ServiceHttp, UpstreamUnavailable, segment
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,8 +49,16 @@ class RetrievalClient:
         path = PAGE_PATH.format(corpus=segment(corpus), document_id=quoted)
         return await self._get(path, PageContent)
 
-    async def _get(self, path: str, model: type[M]) -> M | None:
-        answer = await self.client.request("GET", path, expect=NOT_THERE)
+    async def entities(self, corpus: str, query: EntityQuery) -> EntityList | None:
+        """Chapters and pages of `corpus` matching `query` (None: the corpus has no pages)."""
+        path = ENTITIES_PATH.format(corpus=segment(corpus))
+        params: dict[str, str | int] = {"q": query.q, "limit": query.limit}
+        return await self._get(path, EntityList, params)
+
+    async def _get(
+        self, path: str, model: type[M], params: dict[str, str | int] | None = None
+    ) -> M | None:
+        answer = await self.client.request("GET", path, params=params, expect=NOT_THERE)
         if answer.status in NOT_THERE:
             return None
         try:

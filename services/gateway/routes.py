@@ -15,9 +15,10 @@ from starlette.staticfiles import StaticFiles
 from services.gateway.proxy import UpstreamCall
 from services.gateway.rewrite import parse_native, simple_to_chatkit
 from services.gateway.state import Gateway
-from shared.api import ApiRoute, check_json_body, json_response, validate_json
+from shared.api import ApiRoute, check_json_body, json_response, read_query, validate_json
 from shared.contracts.common import MAX_ID_LENGTH
 from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc, SimplePayload
+from shared.contracts.pages import EntityList, EntityQuery
 from shared.errors import ApiError
 
 STATIC = Path(__file__).parent / "static"
@@ -134,6 +135,15 @@ async def book_page(request: Request) -> Response:
     return json_response(await gateway.book.page(request.path_params["page"]))
 
 
+async def book_entities(request: Request) -> Response:
+    """Chapters and pages matching `?q=` for the composer's @-mentions (ChatKit's
+    `entities.onTagSearch`), relayed from the retrieval service."""
+    gateway = _gateway(request)
+    await gateway.check_address_rate(request)
+    query = read_query(request, EntityQuery)
+    return json_response(await gateway.book.entities(query))
+
+
 _attachment = TypeAdapter(Attachment)
 
 routes: list[BaseRoute] = [
@@ -185,6 +195,16 @@ routes: list[BaseRoute] = [
         summary="Table of contents of the book (the corpus chat answers from)",
         response=BookToc,
         errors=(404, 429, 502, 503, 504),
+    ),
+    ApiRoute(
+        "/api/entities",
+        book_entities,
+        method="GET",
+        summary="Chapters and pages whose titles match `q`, for @-mentions (`id` is the "
+        "tag id to send)",
+        query=EntityQuery,
+        response=EntityList,
+        errors=(404, 422, 429, 502, 503, 504),
     ),
     ApiRoute(
         "/api/book/{page:path}",

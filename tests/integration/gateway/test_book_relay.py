@@ -166,3 +166,16 @@ async def test_a_page_larger_than_the_bound_is_refused(
     big = failing_retrieval(200, b'{"chapters": []' + b" " * 70_000 + b"}")
     with serve(big) as broken, make_gateway(retrieval_url=broken, book_max_bytes=65_536) as url:
         assert (await get(url, "/api/book")).status_code == 503
+
+
+async def test_entities_for_mentions_are_relayed_and_bounded(mine_gateway: str) -> None:
+    found = (await get(mine_gateway, "/api/entities?q=deep")).json()["entities"]
+    assert [(e["id"], e["group"], e["page"]) for e in found] == [
+        ("chapter:guides/deep", "Chapters", None),
+        ("page:guides/deep/setup", "Pages", "guides/deep/setup"),
+    ]
+    everything = (await get(mine_gateway, "/api/entities?limit=50")).json()["entities"]
+    assert {e["id"] for e in everything} >= {"page:intro", "page:guides/field", "chapter:guides"}
+    refused = await get(mine_gateway, "/api/entities?limit=51")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"]
