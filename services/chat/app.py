@@ -18,6 +18,7 @@ from services.chat.routes import ChatState, routes
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
 from services.chat.store_client import HttpStore
+from services.chat.transcription import AudioTooLarge, AudioTooLong, Transcriber
 from shared.contracts.retrieval import MAX_TOP_K
 from shared.errors import ErrorTable
 from shared.http import UPSTREAM_ERRORS, ServiceHttp
@@ -32,6 +33,8 @@ ERRORS: ErrorTable = {
     ChatError: 400,
     QuotaExceeded: 403,
     RecordTooLarge: 413,
+    AudioTooLarge: 413,
+    AudioTooLong: 413,
     UnknownMention: 422,
 }
 """The chat service's one error table: error -> HTTP status. (A stream that has started
@@ -105,8 +108,13 @@ def create_app(
                 )
                 probes.healthz["retrieval"] = retrieval_http.status
                 backend = RetrievalClient(retrieval_http)
+            transcriber = Transcriber.from_settings(settings)
+            if transcriber is not None:
+                stack.push_async_callback(transcriber.close)
+                logger.info("dictation with %s", transcriber.model)
             logger.info("chat service using model provider %s (%s)", chosen.provider, chosen.name)
-            yield ChatState(server=BookChatServer(chat_store, backend, chosen, settings))
+            server = BookChatServer(chat_store, backend, chosen, settings, transcriber=transcriber)
+            yield ChatState(server=server)
 
     return build_app(
         "chat",

@@ -21,8 +21,8 @@ class Refused(ChatError):
 
 
 class NotSupported(ChatError):
-    """A ChatKit request this service does not implement (`input.transcribe`,
-    `threads.sync_custom_action`)."""
+    """A ChatKit request this service does not implement (`input.transcribe` without a
+    speech model, `threads.sync_custom_action`)."""
 
     code = "not_supported"
 

@@ -37,6 +37,7 @@ from services.chat.errors import ChatError
 from services.chat.mentions import resolve as resolve_mentions
 from services.chat.server import BookChatServer
 from services.chat.submission import Submission
+from services.chat.transcription import check_size
 from shared.api import ApiRoute, refuse_nul, user_id_header
 from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER, ReaderContext
 from shared.contracts.common import USER_ASSERTION_HEADER, USER_ID_HEADER
@@ -75,7 +76,7 @@ async def chatkit(request: Request[ChatState]) -> Response:
         gateway_url=request.headers.get(GATEWAY_URL_HEADER) or None,
     )
     if not is_streaming_req(parsed):
-        _check_audio(parsed)
+        _check_audio(parsed, server.settings.max_audio_bytes)
         answer = await _while_connected(request.receive, sdk.answer(server, parsed, context))
         if answer is None:
             return Response(status_code=CLIENT_GONE)
@@ -229,10 +230,13 @@ def _idempotency_key(request: Request[ChatState]) -> str | None:
     return key
 
 
-def _check_audio(request: ChatKitReq) -> None:
-    """400 for audio the SDK could not decode (it decodes `input.transcribe` audio unchecked:
+def _check_audio(request: ChatKitReq, max_bytes: int) -> None:
+    """413 for more audio than `max_bytes`, told from the base64 text before it is decoded;
+    400 for audio the SDK could not decode (it decodes `input.transcribe` audio unchecked:
     a bad string would be a 500)."""
     if isinstance(request, InputTranscribeReq):
+        encoded = request.params.audio_base64
+        check_size(len(encoded) // 4 * 3 - encoded[-2:].count("="), max_bytes)
         try:
             base64.b64decode(request.params.audio_base64)  # as the SDK does
         except ValueError:  # binascii.Error, or non-ASCII text

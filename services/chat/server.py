@@ -15,6 +15,7 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    AudioInput,
     ClientToolCallItem,
     FeedbackKind,
     ProgressUpdateEvent,
@@ -25,6 +26,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadRetryAfterItemParams,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
     UserMessageTextContent,
     WidgetItem,
@@ -45,6 +47,7 @@ from services.chat.models.ids import remap_item_ids
 from services.chat.models.providers import ModelChoice
 from services.chat.settings import ChatSettings
 from services.chat.tools import effective_scope
+from services.chat.transcription import Transcriber
 from services.chat.widgets import (
     MORE_ACTION,
     MorePayload,
@@ -91,16 +94,27 @@ class BookChatServer(ChatKitServer[RequestContext]):
         search: SearchBackend,
         model: ModelChoice,
         settings: ChatSettings,
+        transcriber: Transcriber | None = None,
     ) -> None:
         super().__init__(ChatStore(store), attachment_store=GatewayAttachmentStore())
         self.search = search
         self.model = model
         self.settings = settings
+        self.transcriber = transcriber
         self.agent = build_agent(model.model)
         self.run_config = RunConfig(
             tracing_disabled=not settings.tracing_enabled,
             workflow_name="Book assistant",
         )
+
+    async def transcribe(
+        self, audio_input: AudioInput, context: RequestContext
+    ) -> TranscriptionResult:
+        """Dictation, when a speech model is configured (`transcription.py`); without one
+        the SDK's own refusal, which `sdk.py` answers as `NotSupported` (400)."""
+        if self.transcriber is None:
+            return await super().transcribe(audio_input, context)
+        return await self.transcriber.transcribe(audio_input)
 
     # -- replies ---------------------------------------------------------------
 

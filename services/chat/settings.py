@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.store import StoreLimits
 from shared.settings import ServiceSettings
 
 ModelProviderName = Literal["offline", "openai", "openai-compatible", "litellm"]
+BASE64_ENVELOPE_BYTES = 65_536
+"""Room in a request body for what surrounds the base64 audio of `input.transcribe`."""
 
 
 class ChatSettings(ServiceSettings, StoreLimits):
@@ -73,6 +75,41 @@ class ChatSettings(ServiceSettings, StoreLimits):
     cancel_persist_timeout_s: float = Field(default=5.0, gt=0)
     """How long a cancelled stream may spend saving its partial reply."""
 
+    # -- dictation (input.transcribe) ------------------------------------------
+    transcription_model: str | None = None
+    """Speech-to-text model of dictation, e.g. `gpt-4o-mini-transcribe`, `whisper-1`, or
+    what a local server calls its model. Unset: dictation is off (`input.transcribe` is a
+    400). The gateway reads this variable too, to show the microphone button."""
+    transcription_base_url: str | None = None
+    """Base URL of an OpenAI-compatible `/audio/transcriptions` endpoint (a local whisper
+    server). Unset: OpenAI's API (`CHAT_OPENAI_BASE_URL` is the chat model's alone)."""
+    transcription_api_key: SecretStr | None = None
+    """API key of the transcription endpoint. Unset: `CHAT_OPENAI_API_KEY`."""
+    transcription_timeout_s: float = Field(default=30.0, gt=0)
+    """Timeout of one transcription call."""
+    transcription_retries: int = Field(default=1, ge=0, le=5)
+    """Retries of a transcription call that failed with a connection error, 408, 409, 429
+    or 5xx (the `openai` SDK's own retry rule)."""
+    max_audio_bytes: int = Field(default=700_000, ge=1024)
+    """Largest dictated recording (decoded bytes); larger ones get 413. Its base64 must fit
+    in `CHAT_MAX_BODY_BYTES`."""
+    max_audio_seconds: float = Field(default=120.0, gt=0, le=1500)
+    """Longest dictated recording; longer ones get 413."""
+
+    @model_validator(mode="after")
+    def _dictation(self) -> ChatSettings:
+        if -(-self.max_audio_bytes // 3) * 4 + BASE64_ENVELOPE_BYTES > self.max_body_bytes:
+            raise ValueError(
+                "CHAT_MAX_AUDIO_BYTES, base64-encoded, must fit in CHAT_MAX_BODY_BYTES with"
+                " 64 KiB to spare."
+            )
+        if self.transcription_model and not (self.transcription_key or self.transcription_base_url):
+            raise ValueError(
+                "CHAT_TRANSCRIPTION_MODEL needs an API key (CHAT_TRANSCRIPTION_API_KEY or"
+                " CHAT_OPENAI_API_KEY) or a CHAT_TRANSCRIPTION_BASE_URL."
+            )
+        return self
+
     @property
     def provider(self) -> ModelProviderName:
         """The provider in force (the default resolved)."""
@@ -93,3 +130,12 @@ class ChatSettings(ServiceSettings, StoreLimits):
     def api_key(self) -> str | None:
         """The OpenAI API key as plain text, if any."""
         return self.openai_api_key.get_secret_value() if self.openai_api_key else None
+
+    @property
+    def transcription_key(self) -> str | None:
+        """The transcription endpoint's API key as plain text (the OpenAI key by default);
+        a placeholder for a keyless local server, which the `openai` SDK insists on."""
+        key = self.transcription_api_key or self.openai_api_key
+        if key:
+            return key.get_secret_value()
+        return "unused" if self.transcription_base_url else None

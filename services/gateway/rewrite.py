@@ -21,6 +21,7 @@ from chatkit.types import (
     AttachmentsDeleteReq,
     ChatKitReq,
     InferenceOptions,
+    InputTranscribeReq,
     ItemsFeedbackReq,
     NonStreamingReq,
     StreamingReq,
@@ -70,6 +71,7 @@ class Limits:
     max_feedback_items: int
     max_title_chars: int
     max_metadata_bytes: int
+    max_audio_bytes: int
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> Limits:
@@ -83,6 +85,7 @@ class Limits:
             max_feedback_items=settings.max_feedback_items,
             max_title_chars=settings.max_title_chars,
             max_metadata_bytes=settings.max_metadata_bytes,
+            max_audio_bytes=settings.max_audio_bytes,
         )
 
 
@@ -214,6 +217,8 @@ def _check_params(request: Any, forward: Forward, limits: Limits) -> None:
         case AttachmentsCreateReq():
             check_name(params.name)
             check_attachment(params.mime_type, params.size, limits)
+        case InputTranscribeReq():
+            check_audio(params.audio_base64, params.mime_type, limits)
 
 
 def check_name(name: str | None) -> None:
@@ -234,6 +239,16 @@ def check_attachment(mime_type: str, size: int | None, limits: Limits) -> None:
         )
     if size is not None and size > limits.attachment_max_bytes:
         raise TooLarge(f"Attachments are limited to {limits.attachment_max_bytes} bytes.")
+
+
+def check_audio(audio_base64: str, mime_type: str, limits: Limits) -> None:
+    """413 for dictated audio above its limit, told from the base64 text (not decoded here:
+    the chat service decodes and checks it), or a MIME type longer than `MAX_NAME_CHARS`."""
+    if len(mime_type) > MAX_NAME_CHARS:
+        raise TooLarge(f"MIME types are limited to {MAX_NAME_CHARS} characters.")
+    size = len(audio_base64) // 4 * 3 - audio_base64[-2:].count("=")
+    if size > limits.max_audio_bytes:
+        raise TooLarge(f"Dictated audio is limited to {limits.max_audio_bytes} bytes.")
 
 
 def _merge_reader_context(request: Any, headers: Headers) -> None:

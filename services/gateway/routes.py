@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chatkit.types import Attachment
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -144,6 +144,28 @@ async def book_entities(request: Request) -> Response:
     return json_response(await gateway.book.entities(query))
 
 
+class Features(BaseModel):
+    """What the web client may offer besides asking (it reads this once at start)."""
+
+    dictation: bool
+    """The microphone button: the chat service transcribes `input.transcribe` audio."""
+    max_audio_bytes: int
+    """Largest recording the gateway lets through; the client stops recording before."""
+
+
+async def features(request: Request) -> Response:
+    """The web client's optional features, from the gateway's settings."""
+    gateway = _gateway(request)
+    await gateway.check_address_rate(request)
+    settings = gateway.settings
+    return json_response(
+        Features(
+            dictation=settings.transcription_model is not None,
+            max_audio_bytes=settings.max_audio_bytes,
+        )
+    )
+
+
 _attachment = TypeAdapter(Attachment)
 
 routes: list[BaseRoute] = [
@@ -195,6 +217,14 @@ routes: list[BaseRoute] = [
         summary="Table of contents of the book (the corpus chat answers from)",
         response=BookToc,
         errors=(404, 429, 502, 503, 504),
+    ),
+    ApiRoute(
+        "/api/features",
+        features,
+        method="GET",
+        summary="The web client's optional features (dictation) and their limits",
+        response=Features,
+        errors=(429,),
     ),
     ApiRoute(
         "/api/entities",

@@ -180,6 +180,19 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     attachment_mime_types: StrList = list(DEFAULT_MIME_TYPES)
     """MIME types an attachment may have (415 otherwise)."""
 
+    transcription_model: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GATEWAY_TRANSCRIPTION_MODEL", "CHAT_TRANSCRIPTION_MODEL"),
+    )
+    """The chat service's speech-to-text model for dictation, e.g. `gpt-4o-mini-transcribe`
+    or `whisper-1` (unset: dictation is off, `input.transcribe` is a 400). The gateway reads
+    it to tell the web client (`GET /api/features`) to show the microphone;
+    `GATEWAY_TRANSCRIPTION_MODEL` sets it for the gateway alone."""
+    max_audio_bytes: int = Field(default=700_000, ge=1024)
+    """Largest dictated recording (`input.transcribe`, decoded bytes) let through (413
+    above); its base64 must fit in `GATEWAY_MAX_JSON_BYTES`. The chat service has its own
+    `CHAT_MAX_AUDIO_BYTES` and duration limit."""
+
     @field_validator("user_assertion_private_key")
     @classmethod
     def _private_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -261,6 +274,11 @@ class GatewaySettings(ServiceSettings, StoreLimits):
                     " algorithms only (RS*, PS*, ES*, EdDSA): with an HMAC one a public key"
                     " could serve as the shared secret."
                 )
+        if -(-self.max_audio_bytes // 3) * 4 + 65536 > self.max_json_bytes:
+            raise ValueError(
+                "GATEWAY_MAX_AUDIO_BYTES, base64-encoded, must fit in GATEWAY_MAX_JSON_BYTES"
+                " with 64 KiB to spare."
+            )
         if self.attachment_max_bytes + 65536 > self.max_body_bytes:
             raise ValueError("GATEWAY_MAX_BODY_BYTES must exceed ATTACHMENT_MAX_BYTES by 64 KiB.")
         return self

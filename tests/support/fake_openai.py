@@ -3,6 +3,8 @@
 Tests script what the "model" says next (`add_text`, `add_tool_call`, or both in one
 step); each request to `/v1/responses` or `/v1/chat/completions` takes the next step,
 streams it in the real wire format (SSE events / chunks) and is recorded for asserts.
+`/v1/audio/transcriptions` (multipart, as the `openai` SDK sends it) answers the next of
+`transcripts` (`add_transcript`), or fails with the status scripted in its place.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -34,6 +37,17 @@ class ToolCall:
 
 
 @dataclass
+class AudioUpload:
+    """One `/audio/transcriptions` request as the fake received it."""
+
+    model: str
+    filename: str
+    content_type: str
+    data: bytes
+    response_format: str | None
+
+
+@dataclass
 class FakeOpenAI:
     """Scripted model behind both OpenAI wire APIs."""
 
@@ -42,6 +56,10 @@ class FakeOpenAI:
     paths: list[str] = field(default_factory=list)
     response_ids: list[str] = field(default_factory=list)
     """Ids of the Responses API responses sent, in order."""
+    transcripts: deque[str | int] = field(default_factory=deque)
+    """What the next transcription requests answer: a text, or an HTTP status to fail with."""
+    uploads: list[AudioUpload] = field(default_factory=list)
+    """The transcription requests received, in order."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, *parts: Text | ToolCall) -> None:
@@ -54,6 +72,10 @@ class FakeOpenAI:
     def add_tool_call(self, name: str, arguments: dict[str, Any], **kwargs: Any) -> None:
         self.add(ToolCall(name, arguments, **kwargs))
 
+    def add_transcript(self, answer: str | int) -> None:
+        """Script the next transcription: its text, or a status (`500`) to fail with."""
+        self.transcripts.append(answer)
+
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):04d}"
 
@@ -63,6 +85,7 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/responses", self._responses, methods=["POST"]),
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
             ]
         )
 
@@ -70,6 +93,18 @@ class FakeOpenAI:
         self.requests.append(body)
         self.paths.append(request.url.path)
         return self.steps.popleft() if self.steps else None
+
+    # -- Audio transcriptions ----------------------------------------------------
+
+    async def _transcriptions(self, request: Request) -> Response:
+        self.paths.append(request.url.path)
+        self.uploads.append(await _read_upload(request))
+        if not self.transcripts:
+            return _error(500, "no transcript scripted")
+        answer = self.transcripts.popleft()
+        if isinstance(answer, int):
+            return _error(answer, "scripted failure")
+        return JSONResponse({"text": answer})
 
     # -- Responses API -----------------------------------------------------------
 
@@ -254,6 +289,20 @@ class FakeOpenAI:
             }
         )
         return StreamingResponse(_sse(chunks, done=True), media_type="text/event-stream")
+
+
+async def _read_upload(request: Request) -> AudioUpload:
+    async with request.form() as form:
+        file = form["file"]
+        assert isinstance(file, UploadFile), "the audio is sent as a file part"
+        response_format = form.get("response_format")
+        return AudioUpload(
+            model=str(form["model"]),
+            filename=file.filename or "",
+            content_type=file.content_type or "",
+            data=await file.read(),
+            response_format=str(response_format) if response_format is not None else None,
+        )
 
 
 def _tool_call(call_id: str, call: ToolCall) -> dict[str, Any]:
