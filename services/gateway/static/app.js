@@ -2,6 +2,7 @@
 
 import { BookView } from "./book.js";
 import { ChatPanel } from "./chat.js";
+import { Dictation, features } from "./dictation.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -44,5 +45,11 @@ $("book").addEventListener("click", (event) => {
   }
 });
 
-book.start().then(() => document.body.classList.add("ready"));
+// The microphone only when the chat service transcribes; "ready" once it is known either way.
+const dictation = features().then((on) => {
+  if (!on.dictation) return null;
+  const where = { question: $("question"), actions: $("send").parentElement, before: $("stop") };
+  return new Dictation(where, { maxAudioBytes: on.max_audio_bytes });
+});
+Promise.all([book.start(), dictation]).then(() => document.body.classList.add("ready"));
 window.bookAssistant = { book, chat }; // handy in the console
