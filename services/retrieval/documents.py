@@ -18,6 +18,7 @@ from bs4 import BeautifulSoup, Tag
 
 from services.retrieval.errors import InvalidDocument, UnsupportedDocument
 from services.retrieval.pages import StoredPage, sanitize_html
+from services.retrieval.site_html import anchor_of, extract, heading_text
 from shared.book_format import (
     Anchors,
     FrontMatterError,
@@ -190,13 +191,23 @@ _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 def _parse_html(document_id: str, path: str, content: str, content_hash: str) -> ParsedDocument:
     soup = BeautifulSoup(content, "html.parser")
-    for junk in soup(["script", "style", "nav", "noscript", "template"]):
-        junk.decompose()
     meta = {
         str(tag.get("name")).lower(): str(tag.get("content") or "")
         for tag in soup.find_all("meta")
         if isinstance(tag, Tag) and tag.get("name")
     }
+    url = meta.get("url") or None
+    site = extract(soup, content)
+    if site is not None:
+        # A page of a documentation build: its content only, anchors as the site has them.
+        info = page_info(document_id, meta, site.title or None)
+        sections = _html_sections(site.main, info.title, site_anchors=True)
+        if site.is_link_list:
+            sections = []  # an index or table of contents: a page to read, not a passage
+        html = site.main.decode_contents()
+        return _document(document_id, path, info, url, content_hash, sections, html)
+    for junk in soup(["script", "style", "nav", "noscript", "template"]):
+        junk.decompose()
     first_h1 = soup.find("h1")
     title_tag = soup.find("title")
     first_heading = (title_tag.get_text(" ", strip=True) if title_tag else "") or (
@@ -204,33 +215,55 @@ def _parse_html(document_id: str, path: str, content: str, content_hash: str) ->
     )
     info = page_info(document_id, meta, first_heading or None)
     root = soup.body or soup
+    sections = _html_sections(root, info.title, site_anchors=False)
+    for head in root.find_all(["head", "title", "meta", "link"]):
+        head.decompose()  # a fragment without <body> still has them at the root
+    return _document(document_id, path, info, url, content_hash, sections, root.decode_contents())
+
+
+def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section]:
+    """Sections of `root` under its headings; each heading gets its anchor as `id`.
+
+    `site_anchors`: take a heading's anchor from the page (`site_html.anchor_of`) and its
+    text without a permalink sign; else from its own id or its text."""
     anchors = Anchors()
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = [(0, info.title)]
+    stack: list[tuple[int, str]] = [(0, title)]
     anchor: str | None = None
     texts: list[str] = []
+    seen_h1 = False
     for element in root.find_all([*_HEADINGS, *_BLOCKS]):
         if element.find_parent([*_BLOCKS, *_HEADINGS]) is not None:
             continue  # counted with its enclosing block
-        text = element.get_text("\n" if element.name == "pre" else " ", strip=True)
         if element.name in _HEADINGS:
+            text = heading_text(element) if site_anchors else element.get_text(" ", strip=True)
             sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
             texts = []
             level = int(element.name[1])
-            explicit = element.get("id")
             if level == 1 and len(stack) == 1:
                 stack = [(1, text)]
-                anchor = None
-            else:
-                while stack and stack[-1][0] >= level:
-                    stack.pop()
-                stack.append((level, text))
-                anchor = str(explicit) if explicit else anchors(text)
-                element["id"] = anchor  # where citations of the section land
-        elif text:
+                # The page's first h1 is its top; a later one (DocBook's chapters) has its
+                # own anchor on a site.
+                anchor = anchor_of(element) if site_anchors and seen_h1 else None
+                if anchor:
+                    element["id"] = anchor
+                seen_h1 = True
+                continue
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+            own = element.get("id")
+            found = anchor_of(element) if site_anchors else str(own) if own else None
+            anchor = found or anchors(text)
+            element["id"] = anchor  # where citations of the section land
+            continue
+        if element.name != "pre":
+            text = element.get_text(" ", strip=True)
+        elif site_anchors:  # highlighted code: spans inside lines, the page's own newlines
+            text = element.get_text().strip("\n")
+        else:
+            text = element.get_text("\n", strip=True)
+        if text:
             texts.append(f"- {text}" if element.name == "li" else text)
     sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
-    for head in root.find_all(["head", "title", "meta", "link"]):
-        head.decompose()  # a fragment without <body> still has them at the root
-    url = meta.get("url") or None
-    return _document(document_id, path, info, url, content_hash, sections, root.decode_contents())
+    return sections
