@@ -92,7 +92,7 @@ def container_of(mime_type: str) -> Container:
     container = CONTAINERS.get(base)
     if container is None:
         raise UndecodableAudio(
-            f"Audio of type {base or '(none)'!r} is not accepted.",
+            f"Audio of type {base[:64] or '(none)'!r} is not accepted.",
             details=[{"accepted": sorted(CONTAINERS)}],
         )
     return container
