@@ -57,10 +57,11 @@ export async function stream(type, params, metadata, signal) {
   return response;
 }
 
-/** A user message input for threads.create / threads.add_user_message. */
-export function userInput(text, quotedText) {
+/** A user message input for threads.create / threads.add_user_message: `content` is the
+ * text, or its ChatKit content parts (text and @-mention tags). */
+export function userInput(content, quotedText) {
   return {
-    content: [{ type: "input_text", text }],
+    content: typeof content === "string" ? [{ type: "input_text", text: content }] : content,
     attachments: [],
     quoted_text: quotedText || null,
     inference_options: {},

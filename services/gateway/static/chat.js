@@ -6,6 +6,7 @@ import { ApiError, call, stream, userInput } from "./api.js";
 import { icon, iconButton } from "./icons.js";
 import { appendMarkdown, safeHref } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
+import { MentionPicker } from "./mentions.js";
 import { renderWidget } from "./widgets.js";
 
 export class ChatPanel {
@@ -15,6 +16,8 @@ export class ChatPanel {
     this.threadId = null;
     this.controller = null; // AbortController of the running stream
     this.items = new Map(); // item id -> rendered item state
+    // First: while its list is open, the picker takes Enter before the composer sends.
+    this.mentions = new MentionPicker(els.question, els.composer);
     els.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       this.ask();
@@ -58,7 +61,8 @@ export class ChatPanel {
     if (!text || this.busy) return;
     const selected = this.book.selection;
     const metadata = { page_context: this.book.pageContext, selected_text: selected || null };
-    const input = userInput(text, selected);
+    const input = userInput(this.mentions.content(text), selected);
+    this.mentions.close();
     this.pendingTitle = text;
     this.els.question.value = "";
     this.book.clearSelection();
@@ -153,14 +157,22 @@ export class ChatPanel {
     if (item.type === "user_message") {
       if (state) return;
       const el = bubble("user");
-      const text = item.content.map((part) => part.text).join("\n");
       if (item.quoted_text) {
         const quote = document.createElement("blockquote");
         quote.textContent = item.quoted_text;
         el.append(quote);
       }
       const body = document.createElement("div");
-      body.textContent = text;
+      for (const part of item.content) {
+        if (part.type === "input_tag") {
+          const chip = document.createElement("span");
+          chip.className = "mention";
+          chip.textContent = `@${part.text}`;
+          body.append(chip);
+        } else {
+          body.append(part.text);
+        }
+      }
       el.append(body);
       this.#append(item.id, { el });
       return;
