@@ -20,6 +20,7 @@ from services.retrieval.errors import DocumentError
 from services.retrieval.ingest import book_files, ingest_directory
 from services.retrieval.resources import open_resources
 from services.retrieval.settings import RetrievalSettings
+from services.retrieval.site_structure import SiteError, SiteOptions, site_files
 from shared.contracts.retrieval import (
     DocumentResult,
     IngestDocument,
@@ -34,7 +35,7 @@ REMOTE_BATCH = 20
 
 async def _run_local(args: argparse.Namespace, settings: RetrievalSettings) -> int:
     async with open_resources(settings) as resources:
-        files = book_files(args.path)
+        files = site_files(args.path, book_files(args.path), args.site)
         with tqdm(desc="embedding chunks", unit="chunk", disable=args.quiet) as bar:
 
             def step(n: int) -> None:
@@ -43,14 +44,19 @@ async def _run_local(args: argparse.Namespace, settings: RetrievalSettings) -> i
                 bar.update(n)
 
             results = await ingest_directory(
-                resources["ingestor"], args.path, args.corpus, prune=args.prune, progress=step
+                resources["ingestor"],
+                args.path,
+                args.corpus,
+                prune=args.prune,
+                progress=step,
+                site=args.site,
             )
         _summarize(results, len(files))
     return 0
 
 
 async def _run_remote(args: argparse.Namespace, settings: RetrievalSettings) -> int:
-    files = book_files(args.path)
+    files = site_files(args.path, book_files(args.path), args.site)
     results: list[DocumentResult] = []
     service = ServiceHttp(
         args.service_url, service="retrieval", token=settings.token, timeout_s=600
@@ -106,15 +112,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         "writing the index directly (needed while the embedded index "
         "is open in the service)",
     )
+    site = parser.add_argument_group(
+        "documentation site", "ingest a published build (Sphinx, MkDocs, Docusaurus, HTML)"
+    )
+    site.add_argument(
+        "--site-url",
+        help="the published site's base URL (https://docs.example.com/): hits link to "
+        "its pages and anchors instead of the reader's /book/...",
+    )
+    site.add_argument(
+        "--sitemap",
+        type=Path,
+        help="a sitemap.xml on disk: ingest the pages it lists, linked to its URLs",
+    )
+    site.add_argument(
+        "--chapters",
+        help="top-level folders in chapter order, comma-separated (default: the order "
+        "of the home page's navigation, then by name)",
+    )
+    site.add_argument(
+        "--site-config",
+        type=Path,
+        help="a YAML file of the corpus's site: url, sitemap, chapters (flags win)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.path.exists():
         parser.error(f"{args.path} does not exist")
+    chapters = tuple(c.strip() for c in (args.chapters or "").split(",") if c.strip())
+    try:
+        if args.site_config is not None:
+            args.site = SiteOptions.from_file(
+                args.site_config, url=args.site_url, sitemap=args.sitemap, chapters=chapters
+            )
+        else:
+            args.site = SiteOptions(url=args.site_url, sitemap=args.sitemap, chapters=chapters)
+    except SiteError as exc:
+        parser.error(str(exc))
+    if args.site.sitemap is not None and not args.site.sitemap.is_file():
+        parser.error(f"{args.site.sitemap} does not exist")
     logging.basicConfig(level=logging.WARNING)
     settings = RetrievalSettings()
     runner = _run_remote if args.service_url else _run_local
     try:
         return asyncio.run(runner(args, settings))
-    except DocumentError as exc:
+    except (DocumentError, SiteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

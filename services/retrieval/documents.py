@@ -228,7 +228,8 @@ def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section
     text without a permalink sign; else from its own id or its text."""
     anchors = Anchors()
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = [(0, title)]
+    # (level, text, anchor) of the headings down to the current section
+    stack: list[tuple[int, str, str | None]] = [(0, title, None)]
     anchor: str | None = None
     texts: list[str] = []
     seen_h1 = False
@@ -237,25 +238,32 @@ def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section
             continue  # counted with its enclosing block
         if element.name in _HEADINGS:
             text = heading_text(element) if site_anchors else element.get_text(" ", strip=True)
-            sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
+            sections.append(Section(tuple(t for _, t, _ in stack), anchor, "\n\n".join(texts)))
             texts = []
             level = int(element.name[1])
             if level == 1 and len(stack) == 1:
-                stack = [(1, text)]
                 # The page's first h1 is its top; a later one (DocBook's chapters) has its
                 # own anchor on a site.
                 anchor = anchor_of(element) if site_anchors and seen_h1 else None
                 if anchor:
                     element["id"] = anchor
+                stack = [(1, text, anchor)]
                 seen_h1 = True
                 continue
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, text))
-            own = element.get("id")
-            found = anchor_of(element) if site_anchors else str(own) if own else None
-            anchor = found or anchors(text)
-            element["id"] = anchor  # where citations of the section land
+            if site_anchors:
+                # A heading the site gives no anchor is cited by the nearest one above it
+                # (or the page): a made-up fragment would land nowhere on the real site.
+                found = anchor_of(element)
+                anchor = found or next((a for _, _, a in reversed(stack) if a), None)
+            else:
+                own = element.get("id")
+                found = str(own) if own else anchors(text)
+                anchor = found
+            if found:
+                element["id"] = found  # where citations of the section land
+            stack.append((level, text, found))
             continue
         if element.name != "pre":
             text = element.get_text(" ", strip=True)
@@ -265,5 +273,5 @@ def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section
             text = element.get_text("\n", strip=True)
         if text:
             texts.append(f"- {text}" if element.name == "li" else text)
-    sections.append(Section(tuple(t for _, t in stack), anchor, "\n\n".join(texts)))
+    sections.append(Section(tuple(t for _, t, _ in stack), anchor, "\n\n".join(texts)))
     return sections

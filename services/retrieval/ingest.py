@@ -24,6 +24,7 @@ from services.retrieval.index.base import IndexPoint, VectorIndex
 from services.retrieval.lexical import Bm25Encoder
 from services.retrieval.pages import PageStore
 from services.retrieval.settings import RetrievalSettings
+from services.retrieval.site_structure import SiteOptions, site_files
 from shared.contracts.retrieval import DOCUMENT_SUFFIXES, DocumentResult
 
 logger = logging.getLogger(__name__)
@@ -187,9 +188,13 @@ async def ingest_directory(
     prune: bool = False,
     progress: Progress | None = None,
     batch_documents: int = 50,
+    site: SiteOptions | None = None,
 ) -> list[DocumentResult]:
-    """Ingest every page under `root`; with `prune`, delete stored documents no longer there."""
-    files = book_files(root)
+    """Ingest every page under `root`; with `prune`, delete stored documents no longer there.
+
+    `site`: how the build maps to its published site (see `site_structure`); without it,
+    HTML pages in unnumbered top-level folders still get chapters in navigation order."""
+    files = site_files(root, book_files(root), site)
     results: list[DocumentResult] = []
     for start in range(0, len(files), batch_documents):
         part = files[start : start + batch_documents]

@@ -106,7 +106,7 @@ def _all_text(doc: ParsedDocument) -> str:
             ASCIIDOC,
             "git-demo(1)",
             [
-                (("git-demo(1) Manual Page", "NAME"), "name"),
+                (("git-demo(1) Manual Page", "NAME"), None),  # no id on the site: the page
                 (("git-demo(1) Manual Page", "DESCRIPTION"), "_description"),
             ],
         ),
