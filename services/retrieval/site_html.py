@@ -187,6 +187,18 @@ def _readability(html: str) -> Tag:
 
 
 def _strip_chrome(main: Tag) -> None:
+    for heading in main.find_all(HEADINGS):
+        if not isinstance(heading, Tag):
+            continue
+        for link in heading.find_all("a"):
+            if isinstance(link, Tag) and _is_permalink(link):
+                if not heading.get("id") and len(str(link["href"])) > 1:
+                    heading["id"] = str(link["href"])[1:]  # the site's own link to it
+                link.decompose()
+        for string in list(heading.find_all(string=True)):
+            stripped = string.rstrip(PERMALINK_SIGNS + " ")
+            if stripped != string and isinstance(string, NavigableString):
+                string.replace_with(stripped)
     for selector in _CHROME_SELECTORS:
         for junk in main.select(selector):
             if junk.name in ("header", "footer") and junk.find(HEADINGS) is not None:
@@ -196,16 +208,6 @@ def _strip_chrome(main: Tag) -> None:
     for link in main.find_all("a"):
         if isinstance(link, Tag) and _CHROME_TEXT.match(link.get_text(" ", strip=True)):
             link.decompose()
-    for heading in main.find_all(HEADINGS):
-        if not isinstance(heading, Tag):
-            continue
-        for link in heading.find_all("a"):
-            if isinstance(link, Tag) and _is_permalink(link):
-                link.decompose()
-        for string in list(heading.find_all(string=True)):
-            stripped = string.rstrip(PERMALINK_SIGNS + " ")
-            if stripped != string and isinstance(string, NavigableString):
-                string.replace_with(stripped)
 
 
 def _is_permalink(link: Tag) -> bool:

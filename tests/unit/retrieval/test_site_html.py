@@ -16,7 +16,7 @@ SPHINX = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <body><div class="related" role="navigation"><ul><li><a href="index.html">previous</a></li></ul></div>
 <div class="document"><div class="body" role="main">
 <section id="faq-installation"><h1>FAQ: Installation<a class="headerlink" href="#faq-installation">¶</a></h1>
-<section id="how-do-i-get-started"><h2>How do I get started?<a class="headerlink" href="#how-do-i-get-started">¶</a></h2>
+<section id="s-how-do-i-get-started"><span id="s-label"></span><span id="how-do-i-get-started"></span><span id="label"></span><h2>How do I get started?<a class="headerlink" href="#how-do-i-get-started">¶</a></h2>
 <p>Download the code and run the tutorial.</p></section>
 <div class="section" id="s-prereq"><span id="prerequisites"></span><h2>Prerequisites</h2>
 <p>Python is required.</p></div>
