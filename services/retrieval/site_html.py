@@ -50,6 +50,7 @@ _CHROME_SELECTORS = (
     ".theme-doc-toc-mobile, .theme-doc-version-badge, .md-footer, .md-sidebar, .md-header",
     "#searchbox, .searchbox, #footer, #footnotes:not(:has(div)), #toc, #toctitle, div.toc",
     ".headerlink, .edit-this-page, .edit-page, .page-nav, .prev-next, .nav-links",
+    ".viewcode-link, .viewcode-back",  # Sphinx's "[source]" links beside a signature
 )
 """Chrome that may sit inside a content element too (Material's edit button and "last
 update" line are in its article; Docusaurus' footer is in its)."""

@@ -54,6 +54,7 @@ CHROME = (
     "Next topic",
     "Table of contents | Index | Modules",
     "« previous",
+    "[source]",
 )
 """Furniture of these three builds (the Sphinx sign and sidebar, Django's header and
 footer navigation, MkDocs' edit link, AsciiDoc's footer, the title suffixes)."""

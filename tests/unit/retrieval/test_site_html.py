@@ -19,7 +19,9 @@ SPHINX = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <section id="s-how-do-i-get-started"><span id="s-label"></span><span id="how-do-i-get-started"></span><span id="label"></span><h2>How do I get started?<a class="headerlink" href="#how-do-i-get-started">¶</a></h2>
 <p>Download the code and run the tutorial.</p></section>
 <div class="section" id="s-prereq"><span id="prerequisites"></span><h2>Prerequisites</h2>
-<p>Python is required.</p></div>
+<p>Python is required.</p>
+<dl class="py function"><dt id="demo.run">run()<a class="reference internal" href="_modules/demo.html#run"><span class="viewcode-link"><span class="pre">[source]</span></span></a><a class="headerlink" href="#demo.run">¶</a></dt>
+<dd><p>Runs the demo.</p></dd></dl></div>
 </section></div></div>
 <div class="sphinxsidebar" role="navigation"><h3>Table of Contents</h3><ul><li><a href="#">FAQ</a></li></ul>
 <div id="searchbox" role="search"><form><input name="q"></form></div>
@@ -74,7 +76,15 @@ INDEX = """<!DOCTYPE html><html><head><title>Demo FAQ &#8212; Demo 1.0 documenta
 <li class="toctree-l1"><a class="reference internal" href="usage.html">FAQ: Using the demo</a></li>
 </ul></div></section></div></body></html>"""
 
-CHROME = ("¶", "Last update", "Edit this page", "documentation", "Previous", "Copyright")
+CHROME = (
+    "¶",
+    "Last update",
+    "Edit this page",
+    "documentation",
+    "Previous",
+    "Copyright",
+    "[source]",
+)
 
 
 def _all_text(doc: ParsedDocument) -> str:
