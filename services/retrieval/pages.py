@@ -63,17 +63,10 @@ class StoredPage:
         )
 
 
-_NO_CHAPTER = 1 << 62
-
-
-def _order(page: StoredPage) -> tuple[bool, int, tuple[str, ...], str]:
-    """Pages sort by chapter, then by folder, then by name: a folder's pages stay together,
-    and the chapters of a site whose folders are not numbered (numbered in its navigation
-    order, `site_structure`) come in that order. Pages at the top come first."""
-    path = PurePosixPath(page.document_id)
-    folder = path.parent.parts if str(path.parent) != "." else ()
-    chapter = page.chapter if page.chapter is not None else _NO_CHAPTER
-    return bool(folder), chapter, folder, path.name
+def _order(document_id: str) -> tuple[tuple[str, ...], str]:
+    """Pages sort by folder, then by name: a folder's pages stay together."""
+    path = PurePosixPath(document_id)
+    return path.parent.parts if str(path.parent) != "." else (), path.name
 
 
 def _folder(document_id: str) -> str:
@@ -84,7 +77,7 @@ def _folder(document_id: str) -> str:
 def table_of_contents(pages: Iterable[StoredPage]) -> PageToc:
     """Pages grouped by folder, folders and pages in order."""
     chapters: dict[str, PageChapter] = {}
-    for page in sorted(pages, key=_order):
+    for page in sorted(pages, key=lambda p: _order(p.document_id)):
         folder = _folder(page.document_id)
         if folder not in chapters:
             name = folder.rsplit("/", 1)[-1]
@@ -179,7 +172,7 @@ class PageStore:
         page = pages.get(document_id)
         if page is None:
             return None
-        order = [p.document_id for p in sorted(pages.values(), key=_order)]
+        order = sorted(pages, key=_order)
         at = order.index(document_id)
         return PageContent(
             lesson=page.entry(),
