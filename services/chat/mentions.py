@@ -33,6 +33,15 @@ class EntityBackend(Protocol):
     async def search(self, request: SearchRequest) -> SearchResponse: ...
 
 
+def scope_of(entity: BookEntity) -> tuple[SearchScope, PageContext]:
+    """The search scope (and reader position for it) that stays inside `entity`."""
+    if entity.page is not None:
+        return "current_page", PageContext(current_page=entity.page)
+    if entity.chapter is not None:
+        return "current_chapter", PageContext(current_chapter=entity.chapter)
+    return "full_book", PageContext()  # a folder without a chapter number
+
+
 @dataclass(frozen=True)
 class Mention:
     """A resolved tag: what it names and the passages that best represent it."""
@@ -43,11 +52,7 @@ class Mention:
 
     def scope(self) -> tuple[SearchScope, PageContext]:
         """The search scope (and reader position for it) that stays inside this entity."""
-        if self.entity.page is not None:
-            return "current_page", PageContext(current_page=self.entity.page)
-        if self.entity.chapter is not None:
-            return "current_chapter", PageContext(current_chapter=self.entity.chapter)
-        return "full_book", PageContext()  # a folder without a chapter number
+        return scope_of(self.entity)
 
     def describe(self) -> str:
         """What the model reads in place of the tag."""
@@ -97,8 +102,7 @@ async def resolve(
             raise UnknownMention(
                 f"@{tag.text[:80]} ({tag.id[:120]!r}) is not a chapter or page of this book."
             )
-        mention = Mention(tag.id, entity, [])
-        scope, page = mention.scope()
+        scope, page = scope_of(entity)
         request = SearchRequest(
             queries=[entity.title],
             scope=scope,

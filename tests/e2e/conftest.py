@@ -82,8 +82,10 @@ def full_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield stack
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
+@asynccontextmanager
+async def launched_chromium(*extra_args: str) -> AsyncIterator[Any]:
+    """Headless Chromium (the system's, through Playwright) with `extra_args`; skips the
+    test when either is missing."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:
@@ -92,11 +94,19 @@ async def browser() -> AsyncIterator[Any]:
     if executable is None:
         pytest.skip("Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args]
+        )
         try:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    async with launched_chromium() as browser:
+        yield browser
 
 
 async def watch_csp(context: Any) -> list[str]:

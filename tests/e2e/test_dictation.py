@@ -12,7 +12,7 @@ import av
 import pytest
 
 from services.gateway.app import create_app
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_client
+from tests.e2e.conftest import ARTIFACTS, launched_chromium, open_client
 from tests.integration.chat.conftest import chat_service
 from tests.integration.gateway.book_service import serve_book
 from tests.integration.gateway.conftest import gateway_settings
@@ -74,21 +74,8 @@ def dictation_url(
 @pytest.fixture(scope="module")
 async def microphone_browser() -> AsyncIterator[Any]:
     """Chromium with a fake microphone that needs no permission prompt."""
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install playwright)")
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, *FAKE_MICROPHONE]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched_chromium(*FAKE_MICROPHONE) as browser:
+        yield browser
 
 
 def seconds_of_webm(data: bytes) -> float:
