@@ -84,7 +84,8 @@ class Ingestor:
         progress: Progress | None = None,
     ) -> list[DocumentResult]:
         """Add or replace `(path, content)` documents in `corpus`."""
-        parsed = self.parse(documents)
+        # Parsing a batch of HTML pages takes seconds: in a thread, so searches go on.
+        parsed = await asyncio.to_thread(self.parse, documents)
         async with self._lock:
             await self.pages.put(corpus, [doc.page() for doc in parsed])
             plans = [await self._plan(corpus, doc) for doc in parsed]

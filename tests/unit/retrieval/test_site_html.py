@@ -6,9 +6,11 @@ anchors as the site has them, link-list pages kept out of the passages."""
 from __future__ import annotations
 
 import pytest
+from bs4 import BeautifulSoup
 
+from services.retrieval import site_html
 from services.retrieval.documents import ParsedDocument, parse_document
-from services.retrieval.site_html import site_title
+from services.retrieval.site_html import Selectors, site_title
 
 SPHINX = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <title>FAQ: Installation &#8212; Demo 1.0 documentation</title>
@@ -185,3 +187,23 @@ def test_page_with_chrome_but_no_known_layout_falls_back_to_readability() -> Non
 )
 def test_site_title(raw: str, heading: str, names: list[str], expected: str) -> None:
     assert site_title(raw, heading, names) == expected
+
+
+@pytest.mark.parametrize(
+    "page", [SPHINX, MATERIAL, DOCUSAURUS], ids=["sphinx", "material", "docusaurus"]
+)
+def test_selectors_find_what_soupsieve_finds(page: str) -> None:
+    # `Selectors` tries a selector only on tags with the id, class, attribute or name
+    # soupsieve's compiled form says it needs: this fails if that form changes.
+    soup = BeautifulSoup(page, "html.parser")
+    found = 0
+    for selectors in (
+        site_html._CHROME_SELECTORS,
+        site_html._SITE_NAME_SELECTORS,
+        tuple(selector for _, selector in site_html._MAIN_SELECTORS),
+    ):
+        both = Selectors(*selectors)
+        assert both.select(soup) == soup.select(", ".join(selectors))
+        assert both.first_of_each(soup) == [soup.select_one(s) for s in selectors]
+        found += len(both.select(soup))
+    assert found > 3
