@@ -4,11 +4,13 @@ The upstream (the test ChatKit app's firehose: canned ~170-byte ChatKit events) 
 the gateway run as separate processes; this process is the client (aiohttp). In one
 run, for both paths: events/s with 1 and with 50 concurrent streams, and time to
 first byte p50/p99 with 500 concurrent paced streams (first event after 100 ms,
-in the upstream too), plus the gateway's memory growth per open stream while
-those 500 are open (in fresh gateway processes). Each 500-stream round runs twice:
-cold (every client connection new) and warm (keep-alive pools open, the steady state).
-Every stream is a distinct reader holding the signed cookie the gateway gave it when
-the page loaded, as the web client does.
+in the upstream too; also through `bench/bare_relay.py`, the least a Python relay
+does, to tell the cost of a second process on the path from the gateway's own), plus
+the gateway's memory growth per open stream while those 500 are open (in fresh
+gateway processes). Each 500-stream round runs twice: cold (every client connection
+new) and warm (keep-alive pools open, the steady state). Every stream is a distinct
+reader holding the signed cookie the gateway gave it when the page loaded, as the web
+client does.
 """
 
 from __future__ import annotations
@@ -63,16 +65,7 @@ def upstream_process() -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the bench upstream did not start")
-            time.sleep(0.1)
+        _wait_until_answering(url, process)
         yield url, process.pid
     finally:
         process.terminate()
@@ -149,7 +142,38 @@ async def _paced_rounds(url: str) -> tuple[list[float], list[float]]:
         return await _paced(session, url), await _paced(session, url)
 
 
-async def _measure(direct: str, gateway: str) -> list[Row]:
+@contextmanager
+def bare_relay_process(upstream: str) -> Iterator[str]:
+    """`bench/bare_relay.py` in front of `upstream` as a process of its own: its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--upstream", upstream],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answering(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)  # any answer: it is listening
+            return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the bench process for {url} did not start")
+        time.sleep(0.1)
+
+
+async def _measure(direct: str, gateway: str, bare: str) -> list[Row]:
     rows: list[Row] = []
     for streams, events in ((1, SINGLE_EVENTS), (FANOUT, FANOUT_EVENTS)):
         base = await _throughput(direct, streams, events)
@@ -160,10 +184,10 @@ async def _measure(direct: str, gateway: str) -> list[Row]:
     # One burst's p99 swings with whatever else the machine does, so the warm round runs
     # PACED_ROUNDS times, direct and proxied interleaved, and each percentile is the median
     # over rounds. Cold is the first round only: the gateway's pool is empty just once.
-    warm: dict[str, list[list[float]]] = {"direct": [], "gateway": []}
+    warm: dict[str, list[list[float]]] = {"direct": [], "bare relay": [], "gateway": []}
     cold: dict[str, list[float]] = {}
     for round_ in range(PACED_ROUNDS):
-        for name, url in (("direct", direct), ("gateway", gateway)):
+        for name, url in (("direct", direct), ("bare relay", bare), ("gateway", gateway)):
             first, again = await _paced_rounds(url)
             warm[name].append(again)
             if round_ == 0:
@@ -184,6 +208,25 @@ async def _measure(direct: str, gateway: str) -> list[Row]:
                 max_ratio=1.3 if p == 99 else None,
             )
         )
+    # The floor of any relay in Python: the same round through `bench/bare_relay.py`.
+    rows.append(
+        Row(
+            "gateway",
+            f"TTFB p99, {label}, warm, a bare aiohttp relay (vs direct)",
+            median_p("bare relay", 99),
+            "ms",
+            median_p("direct", 99),
+        )
+    )
+    rows.append(
+        Row(
+            "gateway",
+            f"TTFB p99, {label}, warm, gateway vs the bare relay",
+            median_p("gateway", 99),
+            "ms",
+            median_p("bare relay", 99),
+        )
+    )
     rows.append(
         Row(
             "gateway",
@@ -238,10 +281,10 @@ async def _memory_round(url: str, pid: int) -> float:
 
 
 def main() -> list[Row]:
-    with upstream_process() as (upstream, _):
+    with upstream_process() as (upstream, _), bare_relay_process(upstream) as bare:
         env = gateway_env(upstream)
         with running("gateway", env) as gateway:
-            rows = asyncio.run(_measure(upstream, gateway.url))
+            rows = asyncio.run(_measure(upstream, gateway.url, bare))
     # RSS is noisy (allocator arenas, GC timing): the median over fresh processes. The
     # baseline is the upstream itself, a plain Starlette SSE endpoint on uvicorn.
     gateway_kb, upstream_kb = [], []
