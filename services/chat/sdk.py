@@ -23,6 +23,7 @@ import chatkit.server
 from chatkit.server import ChatKitServer
 from chatkit.types import (
     ChatKitReq,
+    InputTranscribeReq,
     NonStreamingReq,
     StreamingReq,
     Thread,
@@ -78,10 +79,19 @@ def _refusals(request: ChatKitReq) -> Iterator[None]:
         if not _raised_in_sdk(exc):
             raise
         if type(exc) is NotImplementedError:
-            raise NotSupported(f"{request.type} is not supported by this service.") from exc
+            raise NotSupported(_unsupported(request)) from exc
         if type(exc) is ValueError:
             raise Refused(str(exc)) from exc
         raise
+
+
+def _unsupported(request: ChatKitReq) -> str:
+    if isinstance(request, InputTranscribeReq):
+        return (
+            "Dictation is not configured on this service: no speech model is set "
+            "(CHAT_TRANSCRIPTION_MODEL)."
+        )
+    return f"{request.type} is not supported by this service."
 
 
 def _raised_in_sdk(exc: BaseException) -> bool:

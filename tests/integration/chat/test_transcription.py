@@ -108,7 +108,7 @@ async def test_without_a_speech_model_dictation_is_a_400(store_url: str, connect
         reply = await chat.post(transcribe(wav(1.0), "audio/wav"))
     assert reply.status == 400, reply.body
     assert error_code(reply) == "not_supported"
-    assert "input.transcribe" in reply.body["error"]["message"]
+    assert "Dictation is not configured" in reply.body["error"]["message"]
 
 
 async def test_audio_over_the_size_limit_is_a_413_before_it_is_decoded(

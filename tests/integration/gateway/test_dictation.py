@@ -114,6 +114,7 @@ async def test_without_a_speech_model_there_is_no_dictation(store_url: str) -> N
         response = await post(client, transcribe(wav(1.0), "audio/wav"))
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "not_supported"
+        assert "Dictation is not configured" in response.json()["error"]["message"]
 
 
 async def test_audio_over_the_edge_cap_is_a_413_at_the_gateway(

@@ -121,7 +121,8 @@ async def test_unsupported_requests_are_a_400_saying_so(make_chat: MakeChat) -> 
         assert dictation.status == 400, dictation.body
         assert dictation.body["error"]["code"] == "not_supported"
         assert dictation.body["error"]["message"] == (
-            "input.transcribe is not supported by this service."
+            "Dictation is not configured on this service: no speech model is set "
+            "(CHAT_TRANSCRIPTION_MODEL)."
         )
         thread_id = (await chat.create("hi")).events[0].thread.id
         action = {"type": "sources.more", "payload": {}}
