@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 from itsdangerous import BadSignature, TimestampSigner
 from jwt.algorithms import HMACAlgorithm, get_default_algorithms
+from jwt.jwk_set_cache import JWKSetCache
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,7 +77,8 @@ class DevCookieMiddleware:
         self.signer = signer
         self.mint = mint
         self.name, secure = settings.dev_cookie
-        attributes = f"Path=/; Max-Age={settings.cookie_max_age_s}; HttpOnly; SameSite=Lax"
+        same_site = settings.cookie_samesite.capitalize()
+        attributes = f"Path=/; Max-Age={settings.cookie_max_age_s}; HttpOnly; SameSite={same_site}"
         self.attributes = attributes + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,6 +119,44 @@ def _brief(exc: Exception, limit: int = 120) -> str:
     return message if len(message) <= limit else f"{message[:limit]}..."
 
 
+def _loadable(data: Any) -> Any:
+    """A JWKS payload without the keys PyJWT cannot load: an entry such as `"alg": "none"`
+    raises NotImplementedError (not a PyJWKError, which PyJWKSet skips), so one odd key in
+    a provider's set would fail every token."""
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list):
+        return data
+    usable = []
+    for entry in keys:
+        try:
+            jwt.PyJWK(entry)
+        except NotImplementedError:
+            kid = entry.get("kid") if isinstance(entry, dict) else None
+            logger.warning("JWKS key %r has an algorithm PyJWT cannot load; ignored", kid)
+            continue
+        except jwt.PyJWTError:
+            pass  # PyJWKSet skips it itself
+        usable.append(entry)
+    return {**data, "keys": usable}
+
+
+class _LoadableKeysCache(JWKSetCache):
+    def put(self, jwk_set: Any) -> None:
+        super().put(_loadable(jwk_set))
+
+
+class _JwksClient(jwt.PyJWKClient):
+    """PyJWKClient reading only the keys PyJWT can load (`_loadable`), fetched and cached."""
+
+    def __init__(self, uri: str, **kwargs: Any) -> None:
+        super().__init__(uri, **kwargs)
+        if self.jwk_set_cache is not None:  # fetch_data caches what it receives
+            self.jwk_set_cache = _LoadableKeysCache(self.jwk_set_cache.lifespan)
+
+    def fetch_data(self) -> Any:
+        return _loadable(super().fetch_data())
+
+
 class JwtVerifier:
     """Verifies bearer tokens: fixed algorithms, signature, `exp`, `aud`, `iss`, `sub`.
 
@@ -133,7 +173,7 @@ class JwtVerifier:
         self.leeway = settings.jwt_leeway_s
         self.secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self.jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            _JwksClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
             if settings.jwt_jwks_url
             else None
         )

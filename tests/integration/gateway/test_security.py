@@ -255,7 +255,8 @@ async def test_secret_gateway_refuses_asymmetric_tokens(
 @pytest.fixture(scope="module")
 def jwks_of_many() -> Iterator[tuple[dict[str, Any], str]]:
     """A JWKS whose keys say which algorithm they are for: k1 RSA for RS256, k2 RSA for
-    RS384, k3 an HMAC secret for HS256, k4 P-256 without `alg` (so ES256)."""
+    RS384, k3 an HMAC secret for HS256, k4 P-256 without `alg` (so ES256), and k5 an entry
+    for `"alg": "none"`, which PyJWT cannot load at all."""
     keys: dict[str, Any] = {
         "k1": rsa.generate_private_key(public_exponent=65537, key_size=2048),
         "k2": rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -272,6 +273,7 @@ def jwks_of_many() -> Iterator[tuple[dict[str, Any], str]]:
         jwk.update({"kid": kid, "use": "sig"})
         if alg:
             jwk["alg"] = alg
+    published.append({"kty": "oct", "alg": "none", "k": "", "kid": "k5", "use": "sig"})
 
     async def serve_keys(request: Request) -> JSONResponse:
         return JSONResponse({"keys": published})
@@ -302,6 +304,20 @@ async def test_the_jwk_decides_the_algorithm(
             ],
         )
         assert "algorithm (RS384) is not accepted" in not_accepted["message"]
+
+
+async def test_a_jwks_key_pyjwt_cannot_load_is_ignored(
+    make_gateway: Any, jwks_of_many: tuple[dict[str, Any], str]
+) -> None:
+    """k5 (`"alg": "none"`) made PyJWT raise NotImplementedError for the whole key set: every
+    token was a 500. It is left out; the other keys serve and a token naming k5 is a 401."""
+    keys, url_of_keys = jwks_of_many
+    settings = {**JWT_SETTINGS, "jwt_secret": None, "jwt_jwks_url": url_of_keys}
+    settings["jwt_algorithms"] = ["RS256"]
+    with make_gateway(**settings) as url:
+        await _accepted(url, keyed_token(keys["k1"], "RS256", "k1"))
+        (error,) = await _refused(url, [keyed_token(keys["k1"], "RS256", "k5")])
+        assert "signing key is unknown" in error["message"]
 
 
 async def test_jwt_errors_do_not_echo_the_token(make_gateway: Any) -> None:
