@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices
+from pydantic import AliasChoices, BaseModel
 
+from shared.contracts.store import StoreLimits
 from shared.settings import ServiceSettings
 from tests.deploy.kustomize import K8S_DIR, Manifest, manifests, render
 
@@ -144,7 +145,7 @@ def settings_class(service: str) -> type[ServiceSettings]:
     return found[0]
 
 
-def env_names(cls: type[ServiceSettings]) -> set[str]:
+def env_names(cls: type[BaseModel]) -> set[str]:
     """The environment variables a settings class reads (upper case)."""
     prefix = str(cls.model_config.get("env_prefix", ""))
     names: set[str] = set()
@@ -278,15 +279,47 @@ def test_ports_match_the_settings_and_the_services(overlay: str) -> None:
         assert annotations["prometheus.io/port"] == (metrics or str(port))
 
 
-def env_of(manifest: Manifest) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container(manifest).get("env") or []}
+def env_of(overlay: str, manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """The container's environment by name: its ConfigMaps' keys (`envFrom`) as values, then
+    its own `env`, which wins, as the kubelet has it."""
+    config_maps = objects(overlay, "ConfigMap")
+    env: dict[str, dict[str, Any]] = {}
+    for source in container(manifest).get("envFrom") or []:
+        data = config_maps[source["configMapRef"]["name"]].get("data") or {}
+        env.update({name: {"name": name, "value": value} for name, value in data.items()})
+    env.update({e["name"]: e for e in container(manifest).get("env") or []})
+    return env
+
+
+SHARED_SETTINGS = "chatkit-shared-settings"
+
+
+def shared_settings(overlay: str) -> dict[str, str]:
+    """The data of the ConfigMap of settings several services read."""
+    (name,) = (n for n in objects(overlay, "ConfigMap") if n.startswith(SHARED_SETTINGS))
+    return dict(objects(overlay, "ConfigMap")[name]["data"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_settings_several_services_read_are_set_once_for_all(overlay: str) -> None:
+    """The store's limits bound what gateway and chat read: they come from one ConfigMap
+    that all three read, and no Deployment sets them on its own."""
+    limits = env_names(StoreLimits)
+    shared = shared_settings(overlay)
+    assert limits <= set(shared), f"{overlay}: not in the shared ConfigMap: {limits - set(shared)}"
+    for service in ("gateway", "chat", "store"):
+        manifest = deployment(overlay, service)
+        own = {e["name"] for e in container(manifest).get("env") or []}
+        assert not own & limits, f"{overlay}/{service} sets {sorted(own & limits)} itself"
+        env = env_of(overlay, manifest)
+        assert {name: env[name]["value"] for name in limits} == {n: shared[n] for n in limits}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_env_var_is_read_by_the_settings(overlay: str) -> None:
     for service in SERVICES:
         known = env_names(service_settings(service))
-        unknown = set(env_of(deployment(overlay, service))) - known - set(PROCESS_ENV)
+        unknown = set(env_of(overlay, deployment(overlay, service))) - known - set(PROCESS_ENV)
         assert not unknown, f"{overlay}/{service}: no settings field reads {sorted(unknown)}"
 
 
@@ -300,7 +333,7 @@ def test_the_settings_accept_the_deployment_env(
         with monkeypatch.context() as env:
             for name in env_names(cls):
                 env.delenv(name, raising=False)
-            for name, entry in env_of(deployment(overlay, service)).items():
+            for name, entry in env_of(overlay, deployment(overlay, service)).items():
                 if "value" in entry:
                     env.setenv(name, entry["value"])
                 elif "secretKeyRef" in entry.get("valueFrom", {}):
@@ -319,7 +352,7 @@ def internal_urls(overlay: str) -> Iterator[tuple[str, str, str, int | None]]:
     """(workload, env var, service host, port) for every in-cluster URL a workload gets."""
     secrets = secret_values(overlay)
     for workload in workloads(overlay):
-        for name, entry in env_of(workload).items():
+        for name, entry in env_of(overlay, workload).items():
             value = entry.get("value")
             ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
             if ref:
@@ -345,7 +378,7 @@ def test_secret_references(overlay: str) -> None:
     secrets = secret_values(overlay)
     readme = (K8S_DIR / "README.md").read_text()
     for workload in workloads(overlay):
-        for entry in env_of(workload).values():
+        for entry in env_of(overlay, workload).values():
             ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
             if not ref:
                 continue
