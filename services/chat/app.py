@@ -41,8 +41,9 @@ ERRORS: ErrorTable = {
 ends with an `error` event instead, see `routes.py`.)"""
 
 SEARCH_HIT_BYTES = 32 * 1024
-"""Room for one search result: a chunk of up to 1,000 characters (`RETRIEVAL_CHUNK_MAX_CHARS`)
-as JSON, at up to 6 bytes a character, with its source and headings."""
+"""Room for one search result: a chunk of up to 4,000 characters (`RETRIEVAL_CHUNK_MAX_CHARS`'s
+default) as JSON, at up to 6 bytes a character (24,000), with its source and headings. A
+retrieval service set to longer chunks needs this raised with it."""
 
 
 class _Probes:
