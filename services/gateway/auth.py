@@ -59,6 +59,12 @@ def new_anonymous_id() -> str:
     return f"anon_{secrets.token_hex(12)}"
 
 
+def _asset(path: str) -> bool:
+    """The web client's files and the embed script: they need no user, and another site's
+    page fetches them without the cookie (module scripts), so they must not mint one each."""
+    return path.startswith("/static/") or path == "/embed.js"
+
+
 class DevCookieMiddleware:
     """Dev mode: every browser gets a signed anonymous user id in a cookie.
 
@@ -82,7 +88,7 @@ class DevCookieMiddleware:
         self.attributes = attributes + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or _asset(scope["path"]):
             await self.app(scope, receive, send)
             return
         user_id = self.signer.user_id(HTTPConnection(scope).cookies.get(self.name))

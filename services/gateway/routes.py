@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services.gateway import embed
 from services.gateway.proxy import UpstreamCall
 from services.gateway.rewrite import parse_native, simple_to_chatkit
 from services.gateway.state import Gateway
@@ -244,6 +245,7 @@ routes: list[BaseRoute] = [
         response=BookPage,
         errors=(404, 429, 502, 503, 504),
     ),
+    *embed.routes,
     Route("/", index, methods=["GET"], include_in_schema=False),
     Route("/book/{page:path}", index, methods=["GET"], include_in_schema=False),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -83,6 +83,10 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     host, `Path=/`, so no other site or subdomain can set it)."""
     cookie_secure: bool | None = None
     """Mark the dev cookie `Secure`; unset: whenever `public_url` is https."""
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    """`SameSite` of the dev cookie. `none` lets a page on another site that embeds the
+    assistant (`/embed.js`) send it; browsers then require `Secure` (so `public_url` https or
+    `GATEWAY_COOKIE_SECURE=true`), and only `GATEWAY_CORS_ORIGINS` can read the answers."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie; the gateway refuses an older one too."""
     user_assertion_private_key: SecretStr | None = Field(
@@ -239,6 +243,11 @@ class GatewaySettings(ServiceSettings, StoreLimits):
                     f" (such as 10.0.0.0/8), not {proxy!r}: a client writes X-Forwarded-For"
                     " itself, so only named proxies are believed."
                 ) from None
+        if self.cookie_samesite == "none" and not self.dev_cookie[1]:
+            raise ValueError(
+                "GATEWAY_COOKIE_SAMESITE=none needs a Secure cookie (an https"
+                " GATEWAY_PUBLIC_URL, or GATEWAY_COOKIE_SECURE=true): browsers drop it otherwise."
+            )
         if any(not _CSP_SOURCE.fullmatch(source) for source in self.frame_ancestors):
             raise ValueError("GATEWAY_FRAME_ANCESTORS must be CSP sources such as https://host.")
         if self.auth == "jwt":

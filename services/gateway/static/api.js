@@ -33,29 +33,57 @@ async function failure(response) {
   );
 }
 
-function post(request, signal) {
-  return fetch("/chatkit", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(request),
-    signal,
-  });
+/**
+ * A client of one gateway. `url`: its ChatKit endpoint (ChatKit's `api.url`; default this
+ * page's `/chatkit`), other calls go to the same base (`/api/...`). `fetch`: ChatKit's
+ * custom `api.fetch`. `token`: a bearer token, or a function giving one (async allowed).
+ * `credentials`: "include" to send the gateway's cookie from another site.
+ */
+export function gatewayClient({ url = "/chatkit", fetch: customFetch, token, credentials = "same-origin" } = {}) {
+  const base = url.replace(/\/chatkit\/?$/, "");
+  async function request(path, init = {}) {
+    const headers = new Headers(init.headers);
+    const bearer = typeof token === "function" ? await token() : token;
+    if (bearer) headers.set("authorization", `Bearer ${bearer}`);
+    return (customFetch || fetch)(path === "/chatkit" ? url : base + path, { ...init, headers, credentials });
+  }
+  const post = (body, signal) =>
+    request("/chatkit", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+  return {
+    base,
+    request,
+    /** A non-streaming ChatKit request (threads.list, threads.update, ...): its JSON answer. */
+    async call(type, params = {}) {
+      const response = await post({ type, params });
+      if (!response.ok) throw await failure(response);
+      return response.json();
+    },
+    /** A streaming ChatKit request: the Response whose body is the event stream. */
+    async stream(type, params, metadata, signal) {
+      const response = await post({ type, params, metadata: metadata || {} }, signal);
+      if (!response.ok) throw await failure(response);
+      return response;
+    },
+    /** GET a JSON resource of the gateway (`/api/...`); null when it fails. */
+    async json(path, signal) {
+      try {
+        const response = await request(path, { headers: { accept: "application/json" }, signal });
+        return response.ok ? await response.json() : null;
+      } catch {
+        return null;
+      }
+    },
+  };
 }
 
-/** A non-streaming ChatKit request (threads.list, threads.update, ...): its JSON answer. */
-export async function call(type, params = {}) {
-  const response = await post({ type, params });
-  if (!response.ok) throw await failure(response);
-  return response.json();
-}
-
-/** A streaming ChatKit request: the Response whose body is the event stream. */
-export async function stream(type, params, metadata, signal) {
-  const response = await post({ type, params, metadata: metadata || {} }, signal);
-  if (!response.ok) throw await failure(response);
-  return response;
-}
+const sameSite = gatewayClient();
+export const call = sameSite.call;
+export const stream = sameSite.stream;
 
 /** A user message input for threads.create / threads.add_user_message: `content` is the
  * text, or its ChatKit content parts (text and @-mention tags). */

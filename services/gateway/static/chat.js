@@ -10,14 +10,20 @@ import { MentionPicker } from "./mentions.js";
 import { renderWidget } from "./widgets.js";
 
 export class ChatPanel {
-  constructor(els, book) {
+  /** `book`: the page the panel sits beside (BookView, or the embed's HostPage). `options`:
+   * `api` (a gatewayClient; default this page's gateway), `onClientTool` (ChatKit's: client
+   * tools other than highlight_passage), `onTagSearch` (ChatKit's `entities.onTagSearch`),
+   * `citationHref(source)` (a citation's link), `onThread(id)` (the open thread changed). */
+  constructor(els, book, options = {}) {
     this.els = els;
     this.book = book;
+    this.options = options;
+    this.api = options.api || { call, stream };
     this.threadId = null;
     this.controller = null; // AbortController of the running stream
     this.items = new Map(); // item id -> rendered item state
     // First: while its list is open, the picker takes Enter before the composer sends.
-    this.mentions = new MentionPicker(els.question, els.composer);
+    this.mentions = new MentionPicker(els.question, els.composer, options.onTagSearch);
     els.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       this.ask();
@@ -51,6 +57,7 @@ export class ChatPanel {
   reset() {
     if (this.busy) this.stop();
     this.threadId = null;
+    this.options.onThread?.(null);
     this.items.clear();
     this.els.messages.replaceChildren();
     this.els.threadTitle.textContent = "New conversation";
@@ -83,7 +90,7 @@ export class ChatPanel {
     this.#setBusy(true);
     let pendingTool = null;
     try {
-      const response = await stream(type, params, metadata, this.controller.signal);
+      const response = await this.api.stream(type, params, metadata, this.controller.signal);
       for await (const event of chatkitEvents(response)) {
         const tool = this.#apply(event);
         if (tool) pendingTool = tool;
@@ -112,6 +119,7 @@ export class ChatPanel {
     switch (event.type) {
       case "thread.created":
         this.threadId = event.thread.id;
+        this.options.onThread?.(this.threadId);
         // The server names the thread from the question once the answer is done.
         this.#title(event.thread.title || this.pendingTitle);
         this.refreshThreads();
@@ -184,7 +192,7 @@ export class ChatPanel {
         state.body.className = "text";
         state.sources = document.createElement("ul");
         state.sources.className = "sources";
-        state.el.append(state.body, state.sources, feedback(item));
+        state.el.append(state.body, state.sources, feedback(item, this.api));
         this.#append(item.id, state);
       }
       state.parts = item.content.map((c) => ({ text: c.text, annotations: c.annotations || [] }));
@@ -246,7 +254,7 @@ export class ChatPanel {
     for (const part of state.parts) {
       const marks = part.annotations
         .filter((a) => a && a.source)
-        .map((a) => ({ at: a.index ?? part.text.length, source: a.source }))
+        .map((a) => ({ at: a.index ?? part.text.length, source: this.#cited(a.source) }))
         .sort((a, b) => a.at - b.at);
       let cursor = 0;
       let queued = []; // the rest of a written "[1, 3]", for the marks at the same place
@@ -310,6 +318,12 @@ export class ChatPanel {
       }
       result.ok = result.highlighted; // the agent reads `ok` / `error`
       if (!result.ok) result.error = result.reason || "not highlighted";
+    } else if (this.options.onClientTool) {
+      try {
+        result = (await this.options.onClientTool({ name: item.name, params: item.arguments || {} })) ?? {};
+      } catch (error) {
+        result = { error: String(error) };
+      }
     } else {
       result = { error: `unknown client tool ${item.name}` };
     }
@@ -330,7 +344,7 @@ export class ChatPanel {
     if (this.els.threads.hidden) return;
     let page;
     try {
-      page = await call("threads.list", { limit: 50, order: "desc" });
+      page = await this.api.call("threads.list", { limit: 50, order: "desc" });
     } catch (error) {
       this.#notice(error.friendly || String(error), "error");
       return;
@@ -360,14 +374,14 @@ export class ChatPanel {
     rename.addEventListener("click", async () => {
       const title = prompt("New title", thread.title || "");
       if (!title) return;
-      await call("threads.update", { thread_id: thread.id, title });
+      await this.api.call("threads.update", { thread_id: thread.id, title });
       if (thread.id === this.threadId) this.#title(title);
       this.refreshThreads();
     });
     const remove = iconButton("trash", "Delete", "delete");
     remove.addEventListener("click", async () => {
       if (!confirm(`Delete “${thread.title || "Untitled conversation"}”?`)) return;
-      await call("threads.delete", { thread_id: thread.id });
+      await this.api.call("threads.delete", { thread_id: thread.id });
       if (thread.id === this.threadId) this.reset();
       this.refreshThreads();
     });
@@ -378,20 +392,27 @@ export class ChatPanel {
   /** Reopen a thread: its items, oldest first, every page. */
   async open(threadId) {
     if (this.busy) this.stop();
-    const thread = await call("threads.get_by_id", { thread_id: threadId });
+    const thread = await this.api.call("threads.get_by_id", { thread_id: threadId });
     this.reset();
     this.threadId = thread.id;
+    this.options.onThread?.(this.threadId);
     this.#title(thread.title);
     let items = thread.items;
     for (const item of items.data) this.#render(item, false);
     for (let pages = 0; items.has_more && items.after && pages < 20; pages++) {
-      items = await call("items.list", { thread_id: threadId, after: items.after, order: "asc", limit: 50 });
+      items = await this.api.call("items.list", { thread_id: threadId, after: items.after, order: "asc", limit: 50 });
       for (const item of items.data) this.#render(item, false);
     }
     this.refreshThreads();
   }
 
   // -- small helpers --------------------------------------------------------------------
+
+  /** A citation's source with the link the page wants (`citationHref`), else as sent. */
+  #cited(source) {
+    const href = source && this.options.citationHref?.(source);
+    return href ? { ...source, url: href } : source;
+  }
 
   #append(id, state) {
     this.items.set(id, state);
@@ -451,7 +472,7 @@ function citation(source, label) {
   return el;
 }
 
-function feedback(item) {
+function feedback(item, api) {
   const box = document.createElement("div");
   box.className = "feedback";
   for (const [kind, name, label] of [
@@ -460,7 +481,7 @@ function feedback(item) {
   ]) {
     const button = iconButton(name, label, kind);
     button.addEventListener("click", async () => {
-      await call("items.feedback", { thread_id: item.thread_id, item_ids: [item.id], kind });
+      await api.call("items.feedback", { thread_id: item.thread_id, item_ids: [item.id], kind });
       box.textContent = "Thanks for the feedback.";
     });
     box.append(button);

@@ -10,8 +10,11 @@ const DELAY_MS = 120;
 let nextId = 0;
 
 export class MentionPicker {
-  constructor(textarea, anchor) {
+  /** `search(query)`: entities for a query (ChatKit's `entities.onTagSearch`); default the
+   * gateway of this page. */
+  constructor(textarea, anchor, search = null) {
     this.textarea = textarea;
+    this.lookup = search;
     this.picked = []; // {id, title} chosen since the last send
     this.entities = [];
     this.active = -1;
@@ -100,6 +103,11 @@ export class MentionPicker {
     this.controller = new AbortController();
     let entities = [];
     try {
+      if (this.lookup) {
+        entities = (await this.lookup(query)) || [];
+        if (this.#query() === query) this.#show(entities.slice(0, LIMIT));
+        return;
+      }
       const params = new URLSearchParams({ q: query, limit: String(LIMIT) });
       const response = await fetch(`/api/entities?${params}`, {
         credentials: "same-origin",
