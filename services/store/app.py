@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from starlette.applications import Starlette
 
@@ -18,6 +19,7 @@ from services.store.repository import (
 from services.store.routes import routes
 from services.store.settings import StoreSettings
 from services.store.state import StoreState
+from services.store.sweeper import sweep_forever
 from shared.errors import ErrorTable
 from shared.service import build_app
 from shared.settings import load_settings
@@ -52,10 +54,27 @@ def create_app(settings: StoreSettings | None = None) -> Starlette:
             limits=settings.database_limits(),
         )
         opened["db"] = db
+        repository = ChatKitRepository(db, settings)
+        sweeper = (
+            asyncio.create_task(
+                sweep_forever(
+                    repository,
+                    settings.unsent_attachment_ttl_s,
+                    settings.attachment_sweep_interval_s,
+                ),
+                name="unsent-attachment-sweep",
+            )
+            if settings.attachment_sweep_interval_s
+            else None
+        )
         try:
-            yield StoreState(db=db, repository=ChatKitRepository(db, settings))
+            yield StoreState(db=db, repository=repository)
         finally:
             opened.clear()
+            if sweeper is not None:
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
             await db.close()
 
     async def database_ready() -> None:

@@ -419,6 +419,23 @@ class ChatKitRepository:
             )
         )
 
+    async def delete_unsent_attachments(self, older_than_s: float, limit: int = 500) -> int:
+        """Delete up to `limit` attachments no message has carried (no thread) uploaded more
+        than `older_than_s` ago, with their bytes (which stop counting against the quota);
+        returns how many. Rows another sweep holds are skipped, so replicas may sweep at once."""
+        deleted = await self.db.run(
+            lambda c: c.fetch(
+                """DELETE FROM attachments WHERE (user_id, id) IN (
+                       SELECT user_id, id FROM attachments
+                       WHERE thread_id IS NULL AND created_at < now() - make_interval(secs => $1)
+                       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                   RETURNING 1""",
+                older_than_s,
+                limit,
+            )
+        )
+        return len(deleted)
+
     async def save_attachment_content(
         self, user_id: str, attachment_id: str, content_type: str, data: bytes
     ) -> None:

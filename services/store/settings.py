@@ -49,6 +49,11 @@ class StoreSettings(ServiceSettings, StoreLimits):
     by STORE_MAX_ITEMS_PER_THREAD (a reply that outgrows it ends with an error event)."""
     max_attachment_bytes_per_user: int = Field(default=100 * 1_048_576, ge=0)
     """Bytes of attachment content one user may keep."""
+    unsent_attachment_ttl_s: float = Field(default=86_400, ge=1)
+    """An attachment uploaded but never sent in a message is deleted this long after its
+    upload (its bytes then stop counting against the user's quota)."""
+    attachment_sweep_interval_s: float = Field(default=600, ge=0)
+    """How often each replica deletes unsent attachments past their TTL (0: never)."""
 
     @model_validator(mode="after")
     def _message_fits(self) -> StoreSettings:

@@ -21,6 +21,7 @@ from services.store.settings import StoreSettings
 from shared.contracts.store import ENVELOPE_BYTES
 from tests.support.postgres import fresh_database
 from tests.support.servers import serve
+from tests.support.waiting import until
 
 LIMITS: dict[str, Any] = {
     "store_max_item_bytes": 4096,
@@ -368,6 +369,43 @@ async def test_deleting_a_thread_deletes_the_attachments_sent_in_it(
     # its bytes no longer count
     await client.put("/v1/attachments/atc_c", json=attachment("atc_c"))
     assert (await put_bytes(client, "atc_c", 4000)).status_code == 204
+
+
+async def test_attachments_never_sent_are_deleted_after_their_ttl(
+    client: httpx.AsyncClient, pg: asyncpg.Connection, database_url: str
+) -> None:
+    """An upload no message carried goes once it is older than STORE_UNSENT_ATTACHMENT_TTL_S,
+    bytes and quota share with it; one sent in a thread, or a recent one, stays."""
+    user = client.headers["x-user-id"]
+    for name, in_thread in (("atc_old", None), ("atc_sent", "thr_a"), ("atc_new", None)):
+        assert (
+            await client.put(f"/v1/attachments/{name}", json=attachment(name, in_thread))
+        ).status_code == 204
+        assert (await put_bytes(client, name, 3000)).status_code == 204
+    await pg.execute(
+        "UPDATE attachments SET created_at = now() - interval '2 days'"
+        " WHERE user_id = $1 AND id = ANY($2::text[])",
+        user,
+        ["atc_old", "atc_sent"],
+    )
+    # 9,000 of 10,000 bytes kept: no room for another 3,000 until the sweep frees some
+    await client.put("/v1/attachments/atc_more", json=attachment("atc_more"))
+    assert_error(await put_bytes(client, "atc_more", 3000), 403, "quota_exceeded")
+    settings = StoreSettings(
+        database_url=database_url,
+        log_level="warning",
+        **{**LIMITS, "unsent_attachment_ttl_s": 86_400, "attachment_sweep_interval_s": 0.05},
+    )
+    with serve(create_app(settings)):
+
+        async def swept() -> bool:
+            return (await client.get("/v1/attachments/atc_old")).status_code == 404
+
+        await until(swept, within=30, what="the old unsent attachment deleted")
+    assert_error(await client.get("/v1/attachments/atc_old/content"), 404, "not_found")
+    for name in ("atc_sent", "atc_new"):
+        assert (await client.get(f"/v1/attachments/{name}/content")).status_code == 200
+    assert (await put_bytes(client, "atc_more", 3000)).status_code == 204
 
 
 # -- the migration and the settings ----------------------------------------------------
