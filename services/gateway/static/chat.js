@@ -7,7 +7,7 @@ import { icon, iconButton } from "./icons.js";
 import { appendMarkdown, safeHref } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
 import { MentionPicker } from "./mentions.js";
-import { renderWidget } from "./widgets.js";
+import { applyWidgetUpdate, renderWidget } from "./widgets.js";
 
 export class ChatPanel {
   /** `book`: the page the panel sits beside (BookView, or the embed's HostPage). `options`:
@@ -222,6 +222,11 @@ export class ChatPanel {
 
   #update(itemId, update) {
     const state = this.items.get(itemId);
+    if (String(update.type).startsWith("widget.")) {
+      const root = state?.el?.firstElementChild;
+      if (root) applyWidgetUpdate(root, update, this.#widgetActions(itemId));
+      return;
+    }
     if (!state?.parts) return;
     const part = (state.parts[update.content_index] ??= { text: "", annotations: [] });
     switch (update.type) {
@@ -297,7 +302,11 @@ export class ChatPanel {
 
   /** A ChatKit widget; its actions are sent back as `threads.custom_action`. */
   #widget(node, itemId) {
-    return renderWidget(node, {
+    return renderWidget(node, this.#widgetActions(itemId));
+  }
+
+  #widgetActions(itemId) {
+    return {
       onAction: async (action, el) => {
         if (!this.threadId || this.busy) {
           el.disabled = false;
@@ -305,7 +314,7 @@ export class ChatPanel {
         }
         await this.run("threads.custom_action", { thread_id: this.threadId, item_id: itemId, action });
       },
-    });
+    };
   }
 
   async #runClientTool(item) {

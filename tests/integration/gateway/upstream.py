@@ -17,16 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import uvicorn
-from chatkit.server import ChatKitServer, StreamingResult
+from chatkit.server import ChatKitServer, StreamingResult, stream_widget
 from chatkit.store import NotFoundError
 from chatkit.types import (
     Annotation,
@@ -49,7 +50,7 @@ from chatkit.types import (
     UserMessageTextContent,
     WidgetItem,
 )
-from chatkit.widgets import DynamicWidgetRoot
+from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -90,6 +91,8 @@ class Control:
     """Text of the partial answer saved after a cancellation."""
     gone_before_headers_at: float | None = None
     """`time.monotonic()` when the caller went away during `header_delay_s`."""
+    widget_gate: threading.Event = field(default_factory=threading.Event)
+    """A streamed widget ("stream a widget") waits for this before its last state."""
 
     def reset(self) -> None:
         self.deltas, self.interval_s, self.header_delay_s = 5, 0.0, 0.0
@@ -97,6 +100,7 @@ class Control:
         self.requests.clear()
         self.deltas_sent = 0
         self.cancelled_at = self.saved_partial = self.gone_before_headers_at = None
+        self.widget_gate.clear()
 
 
 def answer_words(n: int) -> list[str]:
@@ -125,6 +129,14 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
         if thread.title is None and question:
             thread.title = question[:40]
         yield ProgressUpdateEvent(text="Searching the book…")
+        if "stream a widget" in question.lower():
+            async for event in stream_widget(
+                thread,
+                self._counting(),
+                generate_id=lambda kind: self.store.generate_item_id(kind, thread, context),
+            ):
+                yield event
+            return
         item_id = self.store.generate_item_id("message", thread, context)
         now = datetime.now()
         if input_user_message is None:  # after a client tool output
@@ -213,6 +225,13 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
                 )
             )
 
+    async def _counting(self) -> AsyncGenerator[WidgetRoot, None]:
+        """A widget streamed in three states; the last waits for `Control.widget_gate`."""
+        for words in ("one", "one two"):
+            yield _count_card(words)
+        await asyncio.to_thread(self.control.widget_gate.wait, 60)
+        yield _count_card("one two three")
+
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: dict[str, Any]
     ) -> None:
@@ -223,6 +242,13 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
         for item in pending_items:
             if isinstance(item, AssistantMessageItem) and item.content:
                 self.control.saved_partial = item.content[0].text
+
+
+def _count_card(words: str) -> WidgetRoot:
+    root = DynamicWidgetRoot.model_validate(
+        {"type": "Card", "children": [{"type": "Text", "id": "count", "value": words}]}
+    )
+    return cast(WidgetRoot, root)
 
 
 # -- the benchmark firehose -------------------------------------------------------
