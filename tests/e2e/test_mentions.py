@@ -29,7 +29,9 @@ async def test_a_page_is_mentioned_with_the_keyboard_and_answered_from_first(
     await question.press_sequentially("How are citations shown in @runn")
     option = page.locator(OPTIONS, has_text=MENTIONED_TITLE)
     await option.wait_for()
-    assert await question.get_attribute("aria-expanded") == "true"
+    listbox = await question.get_attribute("aria-controls")
+    assert await page.locator(f"#{listbox}[role=listbox]").is_visible()
+    assert await question.get_attribute("aria-activedescendant") == f"{listbox}-0"
     await question.press("Enter")  # picks the highlighted (first) entry: it does not send
     assert await page.locator("#composer ul.mentions").is_hidden()
     assert await question.input_value() == f"How are citations shown in @{MENTIONED_TITLE} "

@@ -28,8 +28,9 @@ export class MentionPicker {
     this.list.hidden = true;
     anchor.append(this.list);
     textarea.setAttribute("aria-autocomplete", "list");
+    // A textarea may take no combobox role (so no aria-expanded): it names the list it
+    // controls and the option in focus, which screen readers announce.
     textarea.setAttribute("aria-controls", this.list.id);
-    textarea.setAttribute("aria-expanded", "false");
     textarea.addEventListener("input", () => this.#changed());
     textarea.addEventListener("keydown", (event) => this.#key(event));
     textarea.addEventListener("blur", () => setTimeout(() => this.close(), 150));
@@ -48,7 +49,6 @@ export class MentionPicker {
     this.list.hidden = true;
     this.entities = [];
     this.active = -1;
-    this.textarea.setAttribute("aria-expanded", "false");
     this.textarea.removeAttribute("aria-activedescendant");
   }
 
@@ -147,7 +147,6 @@ export class MentionPicker {
     }
     this.list.replaceChildren(...options);
     this.list.hidden = false;
-    this.textarea.setAttribute("aria-expanded", "true");
     this.#highlight();
   }
 
