@@ -154,6 +154,7 @@ export class ChatPanel {
         return null;
       case "error":
         this.#notice(event.message || "The assistant hit an error; please retry.", "error");
+        if (event.allow_retry) this.#offerRetry();
         return null;
       default:
         return null; // stream_options, client_effect, ...
@@ -182,7 +183,7 @@ export class ChatPanel {
         }
       }
       el.append(body);
-      this.#append(item.id, { el });
+      this.#append(item.id, { el, user: true });
       return;
     }
     if (item.type === "assistant_message") {
@@ -192,7 +193,12 @@ export class ChatPanel {
         state.body.className = "text";
         state.sources = document.createElement("ul");
         state.sources.className = "sources";
-        state.el.append(state.body, state.sources, feedback(item, this.api));
+        const actions = feedback(item, this.api);
+        actions.append(
+          this.#copyButton(state),
+          this.#retryButton(() => this.#userMessageBefore(item.id)),
+        );
+        state.el.append(state.body, state.sources, actions);
         this.#append(item.id, state);
       }
       state.parts = item.content.map((c) => ({ text: c.text, annotations: c.annotations || [] }));
@@ -439,6 +445,65 @@ export class ChatPanel {
     if (text) this.els.progress.append(icon(name) || icon("info"), text);
   }
 
+  /** The id of the last user message before `itemId` (or the last one of all). */
+  #userMessageBefore(itemId) {
+    let found = null;
+    for (const [id, state] of this.items) {
+      if (id === itemId) break;
+      if (state.user) found = id;
+    }
+    return found;
+  }
+
+  /** Answer the user message `userId` again (`threads.retry_after_item`): what came after
+   * it goes, from the thread and from the screen. */
+  async retry(userId) {
+    if (!userId || !this.threadId || this.busy) return;
+    let after = false;
+    for (const [id, state] of [...this.items]) {
+      if (after) {
+        state.el?.remove();
+        this.items.delete(id);
+      }
+      if (id === userId) after = true;
+    }
+    for (const el of this.els.messages.querySelectorAll(".msg.notice")) el.remove();
+    await this.run("threads.retry_after_item", { thread_id: this.threadId, item_id: userId });
+  }
+
+  #retryButton(userId) {
+    const button = iconButton("retry", "Answer again", "retry");
+    button.addEventListener("click", () => this.retry(userId()));
+    return button;
+  }
+
+  #copyButton(state) {
+    const button = iconButton("copy", "Copy the answer", "copy");
+    button.addEventListener("click", async () => {
+      const text = state.parts.map((p) => p.text).join("\n\n");
+      try {
+        await navigator.clipboard.writeText(text);
+        button.title = "Copied";
+      } catch {
+        button.title = "Could not copy";
+      }
+      button.setAttribute("aria-label", button.title);
+    });
+    return button;
+  }
+
+  #offerRetry() {
+    const notices = this.els.messages.querySelectorAll(".msg.notice.error");
+    const notice = notices[notices.length - 1];
+    if (!notice) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "notice-retry";
+    button.textContent = "Retry";
+    button.addEventListener("click", () => this.retry(this.#userMessageBefore(null)));
+    notice.append(" ", button);
+  }
+
   #notice(message, level, requestId) {
     const el = bubble(`notice ${level}`);
     el.textContent = message + (requestId ? ` (request ${requestId.slice(0, 8)})` : "");
@@ -481,9 +546,11 @@ function citation(source, label) {
   return el;
 }
 
+/** The row under an answer: feedback buttons (the caller adds copy and retry). */
 function feedback(item, api) {
   const box = document.createElement("div");
   box.className = "feedback";
+  const thumbs = document.createElement("span");
   for (const [kind, name, label] of [
     ["positive", "thumbs-up", "This helped"],
     ["negative", "thumbs-down", "This did not help"],
@@ -491,9 +558,10 @@ function feedback(item, api) {
     const button = iconButton(name, label, kind);
     button.addEventListener("click", async () => {
       await api.call("items.feedback", { thread_id: item.thread_id, item_ids: [item.id], kind });
-      box.textContent = "Thanks for the feedback.";
+      thumbs.textContent = "Thanks for the feedback.";
     });
-    box.append(button);
+    thumbs.append(button);
   }
+  box.append(thumbs);
   return box;
 }

@@ -93,6 +93,8 @@ class Control:
     """`time.monotonic()` when the caller went away during `header_delay_s`."""
     widget_gate: threading.Event = field(default_factory=threading.Event)
     """A streamed widget ("stream a widget") waits for this before its last state."""
+    fail_after_deltas: int | None = None
+    """The next answer fails (the SDK sends an `error` event) after this many deltas."""
 
     def reset(self) -> None:
         self.deltas, self.interval_s, self.header_delay_s = 5, 0.0, 0.0
@@ -101,6 +103,7 @@ class Control:
         self.deltas_sent = 0
         self.cancelled_at = self.saved_partial = self.gone_before_headers_at = None
         self.widget_gate.clear()
+        self.fail_after_deltas = None
 
 
 def answer_words(n: int) -> list[str]:
@@ -158,7 +161,10 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
         )
         text = ""
         try:
-            for word in answer_words(c.deltas):
+            for n, word in enumerate(answer_words(c.deltas)):
+                if n == c.fail_after_deltas:
+                    c.fail_after_deltas = None  # once: a retry answers
+                    raise RuntimeError("the scripted failure of this answer")
                 if c.interval_s:
                     await asyncio.sleep(c.interval_s)
                 text += word
