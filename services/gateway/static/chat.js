@@ -9,6 +9,9 @@ import { chatkitEvents } from "./sse.js";
 import { MentionPicker } from "./mentions.js";
 import { applyWidgetUpdate, renderWidget } from "./widgets.js";
 
+const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
+const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
+
 export class ChatPanel {
   /** `book`: the page the panel sits beside (BookView, or the embed's HostPage). `options`:
    * `api` (a gatewayClient; default this page's gateway), `onClientTool` (ChatKit's: client
@@ -59,6 +62,7 @@ export class ChatPanel {
     this.threadId = null;
     this.options.onThread?.(null);
     this.items.clear();
+    this.olderItems = null;
     this.els.messages.replaceChildren();
     this.els.threadTitle.textContent = "New conversation";
   }
@@ -352,23 +356,56 @@ export class ChatPanel {
     const list = this.els.threads;
     list.hidden = !list.hidden;
     this.els.threadsToggle.setAttribute("aria-expanded", String(!list.hidden));
+    this.#searchBox().hidden = list.hidden;
     if (!list.hidden) this.refreshThreads();
+  }
+
+  /** The box that filters the thread list by title (made with the list's first showing). */
+  #searchBox() {
+    if (!this.threadSearch) {
+      const box = document.createElement("input");
+      box.type = "search";
+      box.className = "thread-search";
+      box.placeholder = "Search conversations";
+      box.setAttribute("aria-label", "Search conversations by title");
+      box.maxLength = 200;
+      box.addEventListener("input", () => this.#showThreads());
+      this.els.threads.before(box);
+      this.threadSearch = box;
+    }
+    return this.threadSearch;
   }
 
   async refreshThreads() {
     if (this.els.threads.hidden) return;
-    let page;
+    const threads = [];
     try {
-      page = await this.api.call("threads.list", { limit: 50, order: "desc" });
+      let after = null;
+      for (let pages = 0; pages < THREAD_PAGES; pages++) {
+        const page = await this.api.call("threads.list", { limit: 50, order: "desc", after });
+        threads.push(...page.data);
+        if (!page.has_more || !page.after) break;
+        after = page.after;
+      }
     } catch (error) {
       this.#notice(error.friendly || String(error), "error");
       return;
     }
-    this.els.threads.replaceChildren(...page.data.map((thread) => this.#threadRow(thread)));
-    if (!page.data.length) {
+    this.threadList = threads;
+    this.#showThreads();
+  }
+
+  #showThreads() {
+    const words = (this.threadSearch?.value || "").toLowerCase().split(/\s+/).filter(Boolean);
+    const shown = (this.threadList || []).filter((thread) => {
+      const title = (thread.title || "").toLowerCase();
+      return words.every((word) => title.includes(word));
+    });
+    this.els.threads.replaceChildren(...shown.map((thread) => this.#threadRow(thread)));
+    if (!shown.length) {
       const empty = document.createElement("li");
       empty.className = "muted";
-      empty.textContent = "No conversations yet.";
+      empty.textContent = words.length ? "No conversation has that in its title." : "No conversations yet.";
       this.els.threads.append(empty);
     }
   }
@@ -404,7 +441,7 @@ export class ChatPanel {
     return li;
   }
 
-  /** Reopen a thread: its items, oldest first, every page. */
+  /** Reopen a thread: its newest items; older ones as the reader scrolls up. */
   async open(threadId) {
     if (this.busy) this.stop();
     const thread = await this.api.call("threads.get_by_id", { thread_id: threadId });
@@ -412,13 +449,61 @@ export class ChatPanel {
     this.threadId = thread.id;
     this.options.onThread?.(this.threadId);
     this.#title(thread.title);
-    let items = thread.items;
-    for (const item of items.data) this.#render(item, false);
-    for (let pages = 0; items.has_more && items.after && pages < 20; pages++) {
-      items = await this.api.call("items.list", { thread_id: threadId, after: items.after, order: "asc", limit: 50 });
-      for (const item of items.data) this.#render(item, false);
-    }
+    this.olderItems = { after: null, more: true };
+    await this.#loadOlder();
+    this.els.messages.scrollTop = this.els.messages.scrollHeight;
     this.refreshThreads();
+  }
+
+  /** The page of items before those shown, put above them, the reader's view kept still.
+   * A "Show earlier messages" button heads a thread with more: clicked, or scrolled into
+   * view, it loads the next page. */
+  async #loadOlder() {
+    const older = this.olderItems;
+    if (!older?.more || older.loading || !this.threadId) return;
+    older.loading = true;
+    const threadId = this.threadId;
+    let page;
+    try {
+      page = await this.api.call("items.list", {
+        thread_id: threadId,
+        after: older.after,
+        order: "desc",
+        limit: HISTORY_PAGE,
+      });
+    } finally {
+      older.loading = false;
+    }
+    if (threadId !== this.threadId) return; // another thread was opened meanwhile
+    const messages = this.els.messages;
+    const fromBottom = messages.scrollHeight - messages.scrollTop;
+    const shown = new Map(this.items);
+    this.items.clear();
+    for (const item of [...page.data].reverse()) this.#render(item, false);
+    const loaded = [...this.items.values()].map((state) => state.el).filter(Boolean);
+    for (const [id, state] of shown) this.items.set(id, state); // the Map keeps thread order
+    messages.querySelector(".load-earlier")?.remove();
+    messages.prepend(...loaded);
+    older.after = page.after;
+    older.more = Boolean(page.has_more && page.after);
+    if (older.more) messages.prepend(this.#earlierButton());
+    messages.scrollTop = messages.scrollHeight - fromBottom;
+  }
+
+  #earlierButton() {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "load-earlier";
+    button.textContent = "Show earlier messages";
+    button.addEventListener("click", () => this.#loadOlder());
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        seen.disconnect();
+        this.#loadOlder();
+      }
+    });
+    seen.observe(button);
+    return button;
   }
 
   // -- small helpers --------------------------------------------------------------------
