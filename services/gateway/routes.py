@@ -145,6 +145,17 @@ async def book_entities(request: Request) -> Response:
     return json_response(await gateway.book.entities(query))
 
 
+class AttachmentLimits(BaseModel):
+    """What an attachment may be: the web client refuses more before uploading."""
+
+    max_bytes: int
+    """Largest file accepted (413 above)."""
+    mime_types: list[str]
+    """Types a file may have (415 otherwise)."""
+    max_per_message: int
+    """Most files one message may carry (422 above)."""
+
+
 class Features(BaseModel):
     """What the web client may offer besides asking (it reads this once at start)."""
 
@@ -152,6 +163,8 @@ class Features(BaseModel):
     """The microphone button: the chat service transcribes `input.transcribe` audio."""
     max_audio_bytes: int
     """Largest recording the gateway lets through; the client stops recording before."""
+    attachments: AttachmentLimits | None
+    """The attach button and its limits (None when GATEWAY_MAX_ATTACHMENTS_PER_MESSAGE is 0)."""
 
 
 async def features(request: Request) -> Response:
@@ -163,6 +176,13 @@ async def features(request: Request) -> Response:
         Features(
             dictation=settings.transcription_model is not None,
             max_audio_bytes=settings.max_audio_bytes,
+            attachments=AttachmentLimits(
+                max_bytes=settings.attachment_max_bytes,
+                mime_types=sorted(settings.attachment_mime_types),
+                max_per_message=settings.max_attachments_per_message,
+            )
+            if settings.max_attachments_per_message
+            else None,
         )
     )
 

@@ -86,11 +86,11 @@ export const call = sameSite.call;
 export const stream = sameSite.stream;
 
 /** A user message input for threads.create / threads.add_user_message: `content` is the
- * text, or its ChatKit content parts (text and @-mention tags). */
-export function userInput(content, quotedText) {
+ * text, or its ChatKit content parts (text and @-mention tags); `attachments` their ids. */
+export function userInput(content, quotedText, attachments = []) {
   return {
     content: typeof content === "string" ? [{ type: "input_text", text: content }] : content,
-    attachments: [],
+    attachments,
     quoted_text: quotedText || null,
     inference_options: {},
   };

@@ -1,5 +1,7 @@
 // Wires the book pane and the chat panel together. No build step: plain ES modules.
 
+import { gatewayClient } from "./api.js";
+import { AttachmentTray } from "./attachments.js";
 import { BookView } from "./book.js";
 import { ChatPanel } from "./chat.js";
 import { Dictation, features } from "./dictation.js";
@@ -45,8 +47,13 @@ $("book").addEventListener("click", (event) => {
   }
 });
 
-// The microphone only when the chat service transcribes; "ready" once it is known either way.
+// The microphone only when the chat service transcribes, the attach button when attachments
+// are allowed; "ready" once both are known either way.
 const dictation = features().then((on) => {
+  if (on.attachments) {
+    const where = { composer: $("composer"), actions: $("send").parentElement, before: $("stop") };
+    chat.attachments = new AttachmentTray(where, gatewayClient(), { limits: on.attachments });
+  }
   if (!on.dictation) return null;
   const where = { question: $("question"), actions: $("send").parentElement, before: $("stop") };
   return new Dictation(where, { maxAudioBytes: on.max_audio_bytes });

@@ -8,6 +8,7 @@ import { appendMarkdown, safeHref } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
 import { MentionPicker } from "./mentions.js";
 import { applyWidgetUpdate, renderWidget } from "./widgets.js";
+import { attachmentView } from "./attachments.js";
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
@@ -69,10 +70,11 @@ export class ChatPanel {
 
   async ask() {
     const text = this.els.question.value.trim();
-    if (!text || this.busy) return;
+    if (!text || this.busy || this.attachments?.busy) return;
     const selected = this.book.selection;
     const metadata = { page_context: this.book.pageContext, selected_text: selected || null };
-    const input = userInput(this.mentions.content(text), selected);
+    const input = userInput(this.mentions.content(text), selected, this.attachments?.ids());
+    this.attachments?.clear();
     this.mentions.close();
     this.pendingTitle = text;
     this.els.question.value = "";
@@ -187,6 +189,14 @@ export class ChatPanel {
         }
       }
       el.append(body);
+      if (item.attachments?.length) {
+        const files = document.createElement("div");
+        files.className = "attachments-sent";
+        for (const attachment of item.attachments) {
+          files.append(attachmentView(attachment, safeHref(attachment.preview_url || "")));
+        }
+        el.append(files);
+      }
       this.#append(item.id, { el, user: true });
       return;
     }
