@@ -9,6 +9,7 @@ import { chatkitEvents } from "./sse.js";
 import { MentionPicker } from "./mentions.js";
 import { applyWidgetUpdate, renderWidget } from "./widgets.js";
 import { attachmentView } from "./attachments.js";
+import { applyWorkflowUpdate, renderWorkflow } from "./workflow.js";
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
@@ -232,6 +233,14 @@ export class ChatPanel {
       }
       return;
     }
+    if (item.type === "workflow") {
+      const el = bubble("workflow");
+      el.append(renderWorkflow(item.workflow, streaming));
+      if (state?.el?.isConnected) state.el.replaceWith(el);
+      else this.#append(item.id, { el, workflow: item.workflow });
+      this.items.set(item.id, { el, workflow: item.workflow, streaming });
+      return;
+    }
     if (item.type === "client_tool_call") {
       const el = state?.el || bubble("tool");
       el.textContent = toolLabel(item);
@@ -242,6 +251,14 @@ export class ChatPanel {
 
   #update(itemId, update) {
     const state = this.items.get(itemId);
+    if (String(update.type).startsWith("workflow.") && state?.workflow) {
+      state.workflow = applyWorkflowUpdate(state.workflow, update);
+      const open = state.el.querySelector("details")?.open;
+      const fresh = renderWorkflow(state.workflow, state.streaming);
+      if (open !== undefined) fresh.open = open;
+      state.el.replaceChildren(fresh);
+      return;
+    }
     if (String(update.type).startsWith("widget.")) {
       const root = state?.el?.firstElementChild;
       if (root) applyWidgetUpdate(root, update, this.#widgetActions(itemId));

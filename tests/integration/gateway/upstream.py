@@ -38,7 +38,10 @@ from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ClientToolCallItem,
+    DurationSummary,
     ProgressUpdateEvent,
+    SearchTask,
+    ThoughtTask,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -49,6 +52,10 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
     WidgetItem,
+    Workflow,
+    WorkflowItem,
+    WorkflowTaskAdded,
+    WorkflowTaskUpdated,
 )
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
 from starlette.applications import Starlette
@@ -92,7 +99,8 @@ class Control:
     gone_before_headers_at: float | None = None
     """`time.monotonic()` when the caller went away during `header_delay_s`."""
     widget_gate: threading.Event = field(default_factory=threading.Event)
-    """A streamed widget ("stream a widget") waits for this before its last state."""
+    """A streamed widget ("stream a widget") or workflow ("show your work") waits for this
+    before its last state."""
     fail_after_deltas: int | None = None
     """The next answer fails (the SDK sends an `error` event) after this many deltas."""
 
@@ -138,6 +146,10 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
                 self._counting(),
                 generate_id=lambda kind: self.store.generate_item_id(kind, thread, context),
             ):
+                yield event
+            return
+        if "show your work" in question.lower():
+            async for event in self._workflow(thread, context):
                 yield event
             return
         item_id = self.store.generate_item_id("message", thread, context)
@@ -230,6 +242,36 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
                     },
                 )
             )
+
+    async def _workflow(
+        self, thread: ThreadMetadata, context: dict[str, Any]
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """A workflow of two tasks, streamed; it waits for `Control.widget_gate` to end."""
+        item = WorkflowItem(
+            id=self.store.generate_item_id("workflow", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            workflow=Workflow(type="custom", tasks=[]),
+        )
+        yield ThreadItemAddedEvent(item=item)
+        thought = ThoughtTask(title="Reading the question", content="It asks about **scopes**.")
+        loading = thought.model_copy(update={"status_indicator": "loading"})
+        search = SearchTask(
+            title="Searching the book",
+            queries=["search scopes"],
+            sources=[URLSource(url=CITED_URL, title="Search scopes")],
+            status_indicator="complete",
+        )
+        done = thought.model_copy(update={"status_indicator": "complete"})
+        for update in (
+            WorkflowTaskAdded(task_index=0, task=loading),
+            WorkflowTaskUpdated(task_index=0, task=done),
+            WorkflowTaskAdded(task_index=1, task=search),
+        ):
+            yield ThreadItemUpdatedEvent(item_id=item.id, update=update)
+        await asyncio.to_thread(self.control.widget_gate.wait, 60)
+        final = Workflow(type="custom", tasks=[done, search], summary=DurationSummary(duration=3))
+        yield ThreadItemDoneEvent(item=item.model_copy(update={"workflow": final}))
 
     async def _counting(self) -> AsyncGenerator[WidgetRoot, None]:
         """A widget streamed in three states; the last waits for `Control.widget_gate`."""
