@@ -82,7 +82,11 @@ async def chatkit(request: Request[ChatState]) -> Response:
             return Response(status_code=CLIENT_GONE)
         return Response(answer, media_type="application/json")
     if isinstance(parsed, ThreadsRetryAfterItemReq):
-        await server.check_retry(parsed.params, context)
+        retried = await server.check_retry(parsed.params, context)
+        # Answered again as it was first: its @-mentions resolved anew (a page deleted
+        # since is a 422, as for a new message).
+        mentions = await resolve_mentions(server.search, server.settings.corpus, retried)
+        context = replace(context, mentions=mentions)
     if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
         message = parsed.params.input
         if context.selected_text and message.quoted_text is None:

@@ -339,13 +339,14 @@ class BookChatServer(ChatKitServer[RequestContext]):
 
     async def check_retry(
         self, params: ThreadRetryAfterItemParams, context: RequestContext
-    ) -> None:
-        """A retry names a user message of its thread: 404 for an unknown item after one
+    ) -> UserMessageItem:
+        """The user message a retry answers again: 404 for an unknown item after one
         lookup (the SDK would page through the whole thread looking for it), 400 for an
         item that is not a user message."""
         item = await self.store.load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, UserMessageItem):
             raise Refused(f"Item {params.item_id} is not a user message.")
+        return item
 
     # -- feedback ----------------------------------------------------------------
 

@@ -65,6 +65,27 @@ async def test_a_mentioned_chapter_puts_its_passages_first(chat_url: str, connec
     assert "Search scopes" in card.copy_text.splitlines()[0], card.copy_text
 
 
+async def test_a_retried_message_is_answered_with_its_mentions(chat_url: str, connect: Any) -> None:
+    """`threads.retry_after_item` answers the stored message again, its tags resolved as
+    they were the first time (they used to reach the model as bare text)."""
+    chat = connect(chat_url, new_user())
+    first = await chat.post(
+        message("What about signing in in ", tag("chapter:02-search", "Chapter two"))
+    )
+    assert first.status == 200, first.body
+    user_message = first.items("user_message")[0]
+    retry = await chat.post(
+        {
+            "type": "threads.retry_after_item",
+            "params": {"thread_id": first.thread_id, "item_id": user_message.id},
+        }
+    )
+    assert retry.status == 200, retry.body
+    assert not retry.of_type("error")
+    card = retry.items("widget")[0]
+    assert "Search scopes" in card.copy_text.splitlines()[0], card.copy_text
+
+
 @pytest.mark.parametrize(
     "parts",
     [
