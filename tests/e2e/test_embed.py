@@ -74,7 +74,7 @@ OPTIONS_JS = """// The host page's options for the element, in @openai/chatkit's
 window.tagSearches = [];
 window.clientTools = [];
 document.querySelector("book-assistant").options = {
-  api: { url: "%(gateway)s/chatkit", domainKey: "unused-here" },
+  api: { url: "%(gateway)s/chatkit", domainKey: "unused-here", token: async () => "host-token" },
   theme: { colorScheme: "dark", color: { accent: { primary: "rgb(200, 60, 120)", level: 1 } } },
   startScreen: {
     greeting: "Questions about Django?",
@@ -338,8 +338,11 @@ async def test_official_options_under_a_strict_csp(browser: Any, docs_site: Docs
             assert await page.evaluate("() => window.tagSearches") == ["Insta"]
             await page.fill(f"{PANEL} #question", "")
             # A start-screen prompt asks its question; the answer streams under the policy.
-            async with page.expect_request(_chatkit_request("threads.create")):
+            async with page.expect_request(_chatkit_request("threads.create")) as sent:
                 await page.click(f"{PANEL} .prompt")
+            # api.token: sent as a bearer token (the dev gateway here goes by its cookie).
+            headers = await (await sent.value).all_headers()
+            assert headers["authorization"] == "Bearer host-token"
             await page.locator(ANSWER).last.wait_for(timeout=ANSWER_TIMEOUT_MS)
             await expect(page.locator(f"{PANEL} .start-screen")).to_be_hidden()
             await page.screenshot(path=str(SHOTS / "dark.png"))
@@ -353,3 +356,100 @@ async def test_official_options_under_a_strict_csp(browser: Any, docs_site: Docs
             await phone.screenshot(path=str(SHOTS / "phone.png"))
     finally:
         site.csp, site.options_js = None, ""
+
+
+AXE = Path(__file__).resolve().parents[2] / ".venv/tools/axe-core/node_modules/axe-core/axe.min.js"
+AXE_PANEL = """async () => {
+  const result = await axe.run(document.querySelector("book-assistant"), {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+  });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_open_panel_passes_axe(browser: Any, docs_site: DocsSite, scheme: str) -> None:
+    """axe-core over the element (its shadow root included), open, with an answer in it; the
+    host page's own markup is Django's and not judged here. The context bypasses the host's
+    CSP only so that the test can inject axe."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make test installs it with npm)")
+    docs_site.site.csp = None
+    docs_site.site.options_js = ""
+    context = await browser.new_context(
+        base_url=docs_site.url, bypass_csp=True, color_scheme=scheme
+    )
+    try:
+        page = await context.new_page()
+        await _open(page, f"/{PAGE}.html")
+        await page.click(f"{PANEL} .launcher")
+        await page.fill(f"{PANEL} #question", "How do I install Django?")
+        await page.click(f"{PANEL} #send")
+        await page.locator(ANSWER).last.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        await page.add_script_tag(path=str(AXE))
+        assert await page.evaluate(AXE_PANEL) == []
+    finally:
+        await context.close()
+
+
+RULES_JS = """document.querySelector("book-assistant").options = {
+  pageContext: {
+    rules: [{ match: "^/(?<folder>[a-z]+)/(?<stem>[a-z]+)\\\\.html$", chapter: "$<folder>",
+              lesson: "rule-$<stem>" }],
+  },
+  citations: { href: "%(site)s/{document_id}.html?via=assistant#{anchor}" },
+};
+"""
+
+
+async def test_docked_with_rules_attributes_and_a_citation_template(
+    browser: Any, docs_site: DocsSite
+) -> None:
+    site = docs_site.site
+    site.element = '<book-assistant docked data-page="faq/general"></book-assistant>'
+    site.options_js = RULES_JS % {"site": docs_site.url}
+    try:
+        async with _context(browser, docs_site, {"width": 1280, "height": 900}) as page:
+            await _open(page, f"/{PAGE}.html")
+            await expect(page.locator(f"{PANEL} #panel")).to_be_visible()  # docked: no launcher
+            await expect(page.locator(f"{PANEL} .launcher")).to_have_count(0)
+            await page.fill(f"{PANEL} #question", "How do I install Django?")
+            async with page.expect_request(_chatkit_request("threads.create")) as sent:
+                await page.click(f"{PANEL} #send")
+            context = json.loads((await sent.value).post_data)["metadata"]["page_context"]
+            faq = _expected_context(docs_site.gateway, PAGE)["current_chapter"]
+            # The rule's folder is a chapter the table of contents numbers; the attribute
+            # names the page; the rule's template the lesson.
+            assert context == {
+                "current_chapter": faq,
+                "current_lesson": "rule-install",
+                "current_page": "faq/general",
+            }
+            answer = page.locator(ANSWER).last
+            await answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            cites = await answer.locator("a.cite").evaluate_all("links => links.map(a => a.href)")
+            assert cites
+            for href in cites:
+                assert "?via=assistant" in href, href
+                assert _in_build(docs_site.build, docs_site.url, href.replace("?via=assistant", ""))
+
+            # Without rules or attributes: a numbered path gives its chapter and lesson.
+            numbered = await page.evaluate(
+                """async (gateway) => {
+                  const m = await import(`${gateway}/static/embed/host_page.js`);
+                  const rules = { rules: [], root: "/docs/" };
+                  return m.pageContextOf(new URL("https://x.example/docs/03-setup/02-install.html"),
+                                         rules, null);
+                }""",
+                docs_site.gateway,
+            )
+            assert numbered == {
+                "current_chapter": 3,
+                "current_lesson": "install",
+                "current_page": "03-setup/02-install",
+            }
+    finally:
+        site.element = HostSite.element
+        site.options_js = ""

@@ -122,7 +122,7 @@ export class BookAssistant extends HTMLElement {
     if (generation !== this.#generation) return;
     els.frame.hidden = false;
     const state = memory.load();
-    if (!docked && state.open) this.open();
+    if (!docked && state.open) this.#setOpen(true, { focus: false }); // carried on from the last page
     const thread = previous?.panel.threadId || state.thread;
     if (thread && options.history) {
       try {
@@ -156,13 +156,13 @@ export class BookAssistant extends HTMLElement {
     showStart();
   }
 
-  #setOpen(open) {
+  #setOpen(open, { focus = true } = {}) {
     const built = this.#built;
     if (!built || built.docked) return;
     built.els.panel.hidden = !open;
     built.els.launcher.setAttribute("aria-expanded", String(open));
     remembered(resolveOptions(this.#options, this, GATEWAY).api.url).save({ open });
-    if (open) built.els.question.focus();
+    if (open && focus) built.els.question.focus();
   }
 }
 
