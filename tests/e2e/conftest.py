@@ -33,6 +33,17 @@ from tests.support.servers import serve
 from tests.support.stack import Stack, platform
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+AXE = Path(__file__).resolve().parents[2] / ".venv/tools/axe-core/node_modules/axe-core/axe.min.js"
+"""axe-core, as `make test` installs it (npm)."""
+
+
+def require_axe() -> Path:
+    """The axe-core script; skips the test, saying why, where it is not installed."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make test installs it with npm)")
+    return AXE
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
   reportCspViolation(

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, require_axe
 from tests.integration.gateway.upstream import Control
 
 pytestmark = pytest.mark.e2e
 
-AXE = Path(__file__).resolve().parents[2] / ".venv/tools/axe-core/node_modules/axe-core/axe.min.js"
 SERIOUS = ("serious", "critical")
 RUN_AXE = """async () => {
   const result = await axe.run(document, {
@@ -35,8 +33,7 @@ async def a11y_page(
 ) -> AsyncIterator[Any]:
     """The web client with axe-core injected (the test context bypasses the page's CSP,
     which would refuse the injected script, as it should)."""
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (make test installs it with npm)")
+    require_axe()
     scheme, width = request.param
     context = await browser.new_context(
         base_url=stack_url,
@@ -54,7 +51,7 @@ async def a11y_page(
 
 
 async def violations_on(page: Any, name: str) -> list[dict[str, Any]]:
-    await page.add_script_tag(path=str(AXE))
+    await page.add_script_tag(path=str(require_axe()))
     found = await page.evaluate(RUN_AXE)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"a11y-{name}.png"))

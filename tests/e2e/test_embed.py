@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, require_axe
 from tests.support.host_site import HostSite
 from tests.support.servers import free_port, serve
 from tests.support.site_builds import DJANGO, MissingPackage, django_build
@@ -358,7 +358,6 @@ async def test_official_options_under_a_strict_csp(browser: Any, docs_site: Docs
         site.csp, site.options_js = None, ""
 
 
-AXE = Path(__file__).resolve().parents[2] / ".venv/tools/axe-core/node_modules/axe-core/axe.min.js"
 AXE_PANEL = """async () => {
   const result = await axe.run(document.querySelector("book-assistant"), {
     runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
@@ -374,8 +373,7 @@ async def test_the_open_panel_passes_axe(browser: Any, docs_site: DocsSite, sche
     """axe-core over the element (its shadow root included), open, with an answer in it; the
     host page's own markup is Django's and not judged here. The context bypasses the host's
     CSP only so that the test can inject axe."""
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (make test installs it with npm)")
+    axe = require_axe()
     docs_site.site.csp = None
     docs_site.site.options_js = ""
     context = await browser.new_context(
@@ -388,7 +386,7 @@ async def test_the_open_panel_passes_axe(browser: Any, docs_site: DocsSite, sche
         await page.fill(f"{PANEL} #question", "How do I install Django?")
         await page.click(f"{PANEL} #send")
         await page.locator(ANSWER).last.wait_for(timeout=ANSWER_TIMEOUT_MS)
-        await page.add_script_tag(path=str(AXE))
+        await page.add_script_tag(path=str(axe))
         assert await page.evaluate(AXE_PANEL) == []
     finally:
         await context.close()
