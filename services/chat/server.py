@@ -33,7 +33,6 @@ from chatkit.types import (
 )
 from pydantic import ValidationError
 
-from services.chat.agent import build_agent
 from services.chat.attachments import GatewayAttachmentStore
 from services.chat.cancellation import finish_shielded
 from services.chat.chat_store import ChatStore, distinct_ids
@@ -46,8 +45,10 @@ from services.chat.mentions import Mention
 from services.chat.models.ids import remap_item_ids
 from services.chat.models.providers import ModelChoice
 from services.chat.settings import ChatSettings
+from services.chat.team import Team
 from services.chat.tools import effective_scope
 from services.chat.transcription import Transcriber
+from services.chat.tutor import answer_quiz, is_quiz_action
 from services.chat.widgets import (
     MORE_ACTION,
     MorePayload,
@@ -101,7 +102,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
         self.model = model
         self.settings = settings
         self.transcriber = transcriber
-        self.agent = build_agent(model.model)
+        self.team = Team(model.model)
         self.run_config = RunConfig(
             tracing_disabled=not settings.tracing_enabled,
             workflow_name="Book assistant",
@@ -138,7 +139,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
             thread, input_user_message, context, mentions
         )
         result = Runner.run_streamed(
-            self.agent,
+            self.team.starting_agent(thread),
             model_input,
             context=agent_ctx,
             max_turns=self.settings.max_turns,
@@ -160,6 +161,7 @@ class BookChatServer(ChatKitServer[RequestContext]):
             result.cancel()  # the run's background task must not outlive the stream
             raise
         self._remember_response(thread, result.last_response_id, last_item, before_last)
+        self.team.remember(thread, result.last_agent)
         if thread.title is None and input_user_message is not None:
             # Set last so the save rides on the end of the stream, not before the reply.
             thread.title = title_from(input_user_message)
@@ -278,6 +280,15 @@ class BookChatServer(ChatKitServer[RequestContext]):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if is_quiz_action(action):
+            async for event in answer_quiz(
+                thread,
+                action,
+                sender,
+                lambda kind: self.store.generate_item_id(kind, thread, context),
+            ):
+                yield event
+            return
         if action.type != MORE_ACTION:
             raise ValueError(f"Unknown action {action.type!r}.")
         try:

@@ -58,9 +58,11 @@ from services.chat.models.followup import (
     follow_up_queries,
     is_follow_up,
 )
+from services.chat.models.routing import TUTOR, quiz_topic, target_agent
 
 SEARCH_TOOL = "search_book"
 HIGHLIGHT_TOOL = "highlight_passage"
+QUIZ_TOOL = "quiz_lesson"
 # Context messages the converters add as user messages; they are not the question.
 _CONTEXT_PREFIXES = (
     "The user is referring to this in particular",
@@ -94,6 +96,8 @@ class _Turn:
     """The previous turn, if the input has one."""
     sources: dict[int, str] = field(default_factory=dict)
     answer: str = ""
+    quiz_output: Any = None
+    """What this turn's `quiz_lesson` call returned."""
 
 
 class OfflineBookModel(Model):
@@ -116,7 +120,7 @@ class OfflineBookModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
-        output = self._plan(input, tools, system_instructions)
+        output = self._plan(input, tools, system_instructions, handoffs)
         return ModelResponse(output=output, usage=Usage(requests=1), response_id=None)
 
     async def stream_response(
@@ -133,7 +137,7 @@ class OfflineBookModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self._plan(input, tools, system_instructions)
+        output = self._plan(input, tools, system_instructions, handoffs)
         seq = _Counter()
         response = _response(output)
         yield ResponseCreatedEvent(
@@ -159,11 +163,18 @@ class OfflineBookModel(Model):
         input: str | list[TResponseInputItem],
         tools: list[Tool],
         system_instructions: str | None = None,
+        handoffs: list[Handoff] | None = None,
     ) -> list[Any]:
         turn = _read_turn(input)
         tool_names = {getattr(t, "name", "") for t in tools}
         if turn.highlight_output is not None:
             return [_message(_highlight_reply(turn.highlight_output))]
+        if turn.quiz_output is not None:
+            return [_message(_quiz_reply(turn.quiz_output))]
+        if not turn.searches and turn.question:
+            routed = _route(turn.question, tool_names, handoffs or [])
+            if routed is not None:
+                return [routed]
         # With a selection, "this" is the selected passage, not the conversation.
         selection = turn.quoted is not None or _SELECTION_NOTE in (system_instructions or "")
         follow_up = turn.earlier is not None and not selection and is_follow_up(turn.question)
@@ -304,6 +315,8 @@ def _read_turn(input: str | list[TResponseInputItem]) -> _Turn:
                 turn.searches.append(_json(output))
             elif name == HIGHLIGHT_TOOL:
                 turn.highlight_output = _json(output) if output is not None else {}
+            elif name == QUIZ_TOOL:
+                turn.quiz_output = _json(output) if output is not None else {}
     return turn
 
 
@@ -350,6 +363,30 @@ def _scope(turn: _Turn) -> str:
     if _CHAPTER_WORDS.search(turn.question):
         return "current_chapter"
     return "full_book"
+
+
+def _route(question: str, tool_names: set[str], handoffs: list[Handoff]) -> Any | None:
+    """The call that serves `question` when this agent should not answer it with a
+    search: the quiz tool, or the handoff to the agent `routing.py` picks."""
+    target = target_agent(question)
+    if target == TUTOR and QUIZ_TOOL in tool_names:
+        return _call(QUIZ_TOOL, {"topic": quiz_topic(question), "questions": 3})
+    serves = QUIZ_TOOL if target == TUTOR else SEARCH_TOOL
+    if serves in tool_names:
+        return None
+    for option in handoffs:
+        if option.agent_name == target:
+            return _call(option.tool_name, {})
+    return None
+
+
+def _quiz_reply(output: Any) -> str:
+    if isinstance(output, dict) and output.get("shown"):
+        return (
+            f"Here is a quiz on {output.get('lesson') or 'this lesson'}: fill in the missing "
+            "word of each sentence, then press “Check my answers”."
+        )
+    return "I couldn't write a quiz on this lesson just now; ask me about it instead."
 
 
 def _highlight_reply(output: Any) -> str:

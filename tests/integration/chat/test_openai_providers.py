@@ -30,6 +30,8 @@ TWO_TURNS_WITH_SEARCH = [
 ]
 """Stored item types after a searched first turn and a plain follow-up."""
 SEARCH = ToolCall("search_book", {"queries": ["magic link expiry"], "search_scope": "full_book"})
+HANDOFF = ToolCall("transfer_to_book_assistant", {})
+"""A new thread's first message goes through the guide, which hands off (`team.py`)."""
 
 
 @pytest.fixture
@@ -51,6 +53,7 @@ async def test_responses_api_tool_loop_citations_and_chaining(
     connect: Any,
 ) -> None:
     model, base_url = fake
+    model.add(HANDOFF)
     model.add(SEARCH)
     model.add(Text("A magic link expires after ten minutes [1]."))
     model.add(Text("There are no passwords [2]."))
@@ -70,18 +73,23 @@ async def test_responses_api_tool_loop_citations_and_chaining(
         assert answer.content[0].annotations[0].source.url.startswith("/book/01-start/")
         assert first.items("widget")
 
-        tool_request = model.requests[1]
-        assert model.paths == ["/v1/responses", "/v1/responses"]
+        tool_request = model.requests[2]
+        assert model.paths == ["/v1/responses"] * 3
+        assert [t["name"] for t in model.requests[0]["tools"]] == [
+            "transfer_to_book_assistant",
+            "transfer_to_tutor",
+        ]
         assert tool_request["model"] == "gpt-test" and tool_request["stream"] is True
         outputs = [i for i in tool_request["input"] if i.get("type") == "function_call_output"]
-        passages = json.loads(outputs[0]["output"])["passages"]
+        passages = json.loads(outputs[-1]["output"])["passages"]  # [0]: the handoff's
         assert passages[0]["n"] == 1 and "magic link" in passages[0]["text"]
 
         follow = await chat.add(first.thread_id, "And passwords?")
         assert follow.text == "There are no passwords [2]."
-        chained = model.requests[2]
-        # the first reply's last response
-        assert chained["previous_response_id"] == model.response_ids[1]
+        chained = model.requests[3]
+        # the first reply's last response, and the agent that gave it
+        assert chained["previous_response_id"] == model.response_ids[2]
+        assert "search_book" in [t["name"] for t in chained["tools"]]
         texts = [
             part.get("text")
             for item in chained["input"]
@@ -95,10 +103,48 @@ async def test_responses_api_tool_loop_citations_and_chaining(
         assert [r["type"] for r in rows] == TWO_TURNS_WITH_SEARCH
 
 
+async def test_responses_api_hands_off_to_the_tutor_and_back(
+    fake: tuple[FakeOpenAI, str], store_url: str, retrieval_url: str, connect: Any
+) -> None:
+    """The model chooses the handoffs: the guide to the tutor, whose quiz tool shows the
+    card; the next turn starts with the tutor, which hands a content question back."""
+    model, base_url = fake
+    model.add(ToolCall("transfer_to_tutor", {}))
+    model.add(ToolCall("quiz_lesson", {"topic": None, "questions": 2}))
+    model.add(Text("Your quiz is ready."))
+    model.add(ToolCall("transfer_to_book_assistant", {}))
+    model.add(SEARCH)
+    model.add(Text("Ten minutes [1]."))
+    settings = {"model_provider": "openai", "openai_api_key": "sk-f", "openai_base_url": base_url}
+    reader = {"page_context": {"current_chapter": 1, "current_page": "01-start/01-accounts"}}
+    with chat_service(store_url, retrieval_url, **settings) as (url, _):
+        chat = connect(url, new_user())
+        first = await chat.create("Give me a little test", reader)
+        assert not first.of_type("error"), first.events
+        assert [i.task.title for i in first.items("task")] == ["Tutor is answering"]
+        (card,) = first.items("widget")
+        assert "Quiz: Accounts" in card.widget.model_dump_json()
+        assert first.text == "Your quiz is ready."
+        tutor_tools = [t["name"] for t in model.requests[1]["tools"]]
+        assert tutor_tools == ["quiz_lesson", "transfer_to_book_assistant"]
+        quiz_output = [
+            i for i in model.requests[2]["input"] if i.get("type") == "function_call_output"
+        ]
+        assert json.loads(quiz_output[-1]["output"])["shown"] == 2
+
+        second = await chat.add(first.thread_id, "How long is a magic link valid?", reader)
+        assert not second.of_type("error"), second.events
+        assert [i.task.title for i in second.items("task")] == ["Book assistant is answering"]
+        assert second.text == "Ten minutes [1]."
+        assert "quiz_lesson" in [t["name"] for t in model.requests[3]["tools"]]
+        assert "search_book" in [t["name"] for t in model.requests[4]["tools"]]
+
+
 async def test_responses_api_client_tool_output_continues_the_response(
     fake: tuple[FakeOpenAI, str], store_url: str, retrieval_url: str, connect: Any
 ) -> None:
     model, base_url = fake
+    model.add(HANDOFF)
     model.add(SEARCH)
     model.add(Text("Passwords are not used [1]."), ToolCall("highlight_passage", {"passage": 1}))
     model.add(Text("Done: highlighted."))
@@ -112,7 +158,7 @@ async def test_responses_api_client_tool_output_continues_the_response(
         reply = await chat.create("Highlight where passwords are explained")
         call = reply.items("client_tool_call")[0]
         assert call.status == "pending" and call.arguments["passage"] == 1
-        assert len(model.requests) == 2  # the run stopped at the client tool
+        assert len(model.requests) == 3  # the run stopped at the client tool
         done = await chat.post(
             {
                 "type": "threads.add_client_tool_output",
@@ -120,8 +166,8 @@ async def test_responses_api_client_tool_output_continues_the_response(
             }
         )
         assert done.text == "Done: highlighted."
-        continued = model.requests[2]
-        assert continued["previous_response_id"] == model.response_ids[1]
+        continued = model.requests[3]
+        assert continued["previous_response_id"] == model.response_ids[2]
         assert continued["input"] == [
             {"type": "function_call_output", "call_id": call.call_id, "output": '{"ok": true}'}
         ]
@@ -135,6 +181,7 @@ async def test_reused_response_message_ids_do_not_overwrite(
     connect: Any,
 ) -> None:
     model, base_url = fake
+    model.add(HANDOFF)
     model.add(Text("First.", message_id="msg_same"))
     model.add(Text("Second.", message_id="msg_same"))
     settings = {
@@ -180,6 +227,7 @@ async def test_chat_completions_tool_loop_and_id_remapping(
     connect: Any,
 ) -> None:
     model, base_url = fake
+    model.add(HANDOFF)
     model.add(SEARCH)
     model.add(Text("A magic link expires after ten minutes [1]."))
     model.add(Text("Workspaces are made from the dashboard."))
@@ -197,18 +245,20 @@ async def test_chat_completions_tool_loop_and_id_remapping(
         follow = await chat.add(first.thread_id, "How do I create a workspace?")
         assert follow.text == "Workspaces are made from the dashboard."
 
-        assert model.paths == ["/v1/chat/completions"] * 3
+        assert model.paths == ["/v1/chat/completions"] * 4
         assert {r["model"] for r in model.requests} == {"llama-local"}
-        assert "search_book" in [t["function"]["name"] for t in model.requests[0]["tools"]]
-        tool_turn = model.requests[1]["messages"]
+        assert "transfer_to_tutor" in [t["function"]["name"] for t in model.requests[0]["tools"]]
+        assert "search_book" in [t["function"]["name"] for t in model.requests[1]["tools"]]
+        tool_turn = model.requests[2]["messages"]
         assert tool_turn[0]["role"] == "system" and "book" in tool_turn[0]["content"]
-        call = next(m for m in tool_turn if m["role"] == "assistant" and m.get("tool_calls"))
-        assert call["tool_calls"][0]["function"]["name"] == "search_book"
+        calls = [m for m in tool_turn if m["role"] == "assistant" and m.get("tool_calls")]
+        names = [c["tool_calls"][0]["function"]["name"] for c in calls]
+        assert names == ["transfer_to_book_assistant", "search_book"]
         tool_messages = [m for m in tool_turn if m["role"] == "tool"]
-        assert tool_messages[0]["tool_call_id"] == call["tool_calls"][0]["id"]
-        passages = json.loads(tool_messages[0]["content"])["passages"]
+        assert tool_messages[-1]["tool_call_id"] == calls[-1]["tool_calls"][0]["id"]
+        passages = json.loads(tool_messages[-1]["content"])["passages"]
         assert passages[0]["n"] == 1 and "magic link" in passages[0]["text"]
-        history = json.dumps(model.requests[2]["messages"])
+        history = json.dumps(model.requests[3]["messages"])
         assert "ten minutes [1]" in history  # full history, no response chaining here
 
         rows = await stored_items(database_url, user, first.thread_id)

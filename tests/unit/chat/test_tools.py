@@ -32,6 +32,7 @@ async def test_selected_text_is_quoted_and_hints_the_search(make_chat: MakeChat)
 async def test_scripted_model_drives_the_tool_loop(make_chat: MakeChat) -> None:
     model = ScriptedModel(
         [
+            [function_call("transfer_to_book_assistant", {}, call_id="handoff")],
             [
                 function_call(
                     "search_book",
@@ -45,11 +46,12 @@ async def test_scripted_model_drives_the_tool_loop(make_chat: MakeChat) -> None:
     async with make_chat(model=scripted(model)) as chat:
         reply = await chat.create("How do I sign in?", READER)
         assert "[1]" in reply.text
-        first, second = model.calls
+        guide, first, second = model.calls
+        assert "route" in (guide.system_instructions or "")
         assert "chapter 1" in (first.system_instructions or "")
         assert "page `ch1/p1`" in (first.system_instructions or "")
         outputs = [i for i in second.input if i.get("type") == "function_call_output"]
-        passages = json.loads(outputs[0]["output"])["passages"]
+        passages = json.loads(outputs[-1]["output"])["passages"]  # [0]: the handoff's
         assert [p["n"] for p in passages] == [1, 2]
         assert passages[0]["url"] == "/book/ch1/page1#section"
         assert chat.search.requests[0].scope == "current_page"
@@ -59,6 +61,7 @@ async def test_scripted_model_drives_the_tool_loop(make_chat: MakeChat) -> None:
 async def test_narrow_scope_without_position_widens(make_chat: MakeChat) -> None:
     model = ScriptedModel(
         [
+            [function_call("transfer_to_book_assistant", {}, call_id="handoff")],
             [
                 function_call(
                     "search_book", {"queries": ["x"], "search_scope": "current_page"}, call_id="c"
