@@ -34,7 +34,9 @@ SIMILAR = 0.8
 BLANK = "_____"
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_CODE_OR_MARKUP = re.compile(r"`|\||\{|\}|<|>|https?://")
+_CODE_OR_MARKUP = re.compile(r"`|\||\{|\}|<|>|\[|\]|https?://|^#")
+_LINK = re.compile(r"\[([^\]\n]{1,200})\]\([^)\s]{1,2000}\)")
+_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\3(?!\w)")
 
 
 class Question(BaseModel):
@@ -125,7 +127,14 @@ def field_name(n: int) -> str:
     return f"q{n}"
 
 
+def _plain(sentence: str) -> str:
+    """The sentence as a reader sees it: Markdown links and emphasis reduced to their text."""
+    unlinked = _LINK.sub(r"\1", sentence)
+    return _EMPHASIS.sub(lambda m: m.group(2) or m.group(4), unlinked)
+
+
 def _cloze(sentence: str, hit: SearchHit, used: set[str]) -> Question | None:
+    sentence = _plain(sentence)
     words = sentence.split()
     if not MIN_SENTENCE_WORDS <= len(words) <= MAX_SENTENCE_WORDS:
         return None

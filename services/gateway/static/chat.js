@@ -9,7 +9,7 @@ import { chatkitEvents } from "./sse.js";
 import { MentionPicker } from "./mentions.js";
 import { applyWidgetUpdate, renderWidget } from "./widgets.js";
 import { attachmentView } from "./attachments.js";
-import { applyWorkflowUpdate, renderWorkflow } from "./workflow.js";
+import { applyWorkflowUpdate, renderTaskItem, renderWorkflow } from "./workflow.js";
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
@@ -26,6 +26,7 @@ export class ChatPanel {
     this.api = options.api || { call, stream };
     this.threadId = null;
     this.controller = null; // AbortController of the running stream
+    this.idle = Promise.resolve(); // settles when the running stream ends
     this.items = new Map(); // item id -> rendered item state
     // First: while its list is open, the picker takes Enter before the composer sends.
     this.mentions = new MentionPicker(els.question, els.composer, options.onTagSearch);
@@ -94,6 +95,8 @@ export class ChatPanel {
   /** Send one streaming request and render its events until the stream ends. */
   async run(type, params, metadata) {
     this.controller = new AbortController();
+    let settle;
+    this.idle = new Promise((resolve) => (settle = resolve));
     this.#setBusy(true);
     let pendingTool = null;
     try {
@@ -112,6 +115,7 @@ export class ChatPanel {
       }
     } finally {
       this.controller = null;
+      settle();
       this.#setBusy(false);
       this.#progress(null);
       for (const state of this.items.values()) state.el?.classList.remove("streaming");
@@ -241,12 +245,19 @@ export class ChatPanel {
       this.items.set(item.id, { el, workflow: item.workflow, streaming });
       return;
     }
+    if (item.type === "task") {
+      const el = state?.el || bubble("task");
+      el.setAttribute("role", "status"); // says which agent answers from here on
+      el.replaceChildren(renderTaskItem(item.task));
+      if (!state) this.#append(item.id, { el });
+      return;
+    }
     if (item.type === "client_tool_call") {
       const el = state?.el || bubble("tool");
       el.textContent = toolLabel(item);
       if (!state) this.#append(item.id, { el });
     }
-    // hidden context, end of turn, tasks: nothing to show
+    // hidden context, end of turn: nothing to show
   }
 
   #update(itemId, update) {
@@ -345,7 +356,11 @@ export class ChatPanel {
   #widgetActions(itemId) {
     return {
       onAction: async (action, el) => {
-        if (!this.threadId || this.busy) {
+        const threadId = this.threadId;
+        // An action pressed while an answer streams (a quiz card's button while the tutor
+        // is still writing) is sent when that answer ends.
+        while (this.busy && this.threadId === threadId) await this.idle;
+        if (!threadId || this.threadId !== threadId || this.busy) {
           el.disabled = false;
           return;
         }

@@ -38,6 +38,14 @@ function summaryText(workflow, streaming) {
   return workflow.type === "reasoning" ? "Reasoning" : "Steps";
 }
 
+/** A task item on its own (a step outside a workflow, e.g. "Tutor is answering"). */
+export function renderTaskItem(task) {
+  const list = document.createElement("ol");
+  list.className = "workflow-tasks task-item";
+  list.append(renderTask(task));
+  return list;
+}
+
 function renderTask(task) {
   const li = document.createElement("li");
   li.className = `workflow-task task-${String(task.type || "custom").replace(/[^a-z_]/g, "")}`;

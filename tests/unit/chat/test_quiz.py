@@ -42,6 +42,21 @@ def test_questions_are_sentences_of_the_lesson_with_one_term_left_out() -> None:
     assert not [q for q in questions if "`" in q.sentence or q.sentence == "Short one."]
 
 
+def test_questions_read_as_the_reader_sees_the_page_not_as_markdown() -> None:
+    passage = hit(
+        1,
+        "Each text part of an answer can carry **annotations** that point to a "
+        "[passage](/book/ch1/p1#a) of the snake_case_book, _always_ visible.",
+        title="Annotations",
+    )
+    (question,) = build_questions([passage], 1)
+    assert question.sentence == (
+        "Each text part of an answer can carry annotations that point to a "
+        "passage of the snake_case_book, always visible."
+    )
+    assert question.answer == "annotations"
+
+
 def test_a_heading_word_is_preferred_as_the_answer() -> None:
     (question,) = build_questions([LESSON[1]], 1)
     assert question.answer == "passwords"
