@@ -104,6 +104,13 @@ def results_card(quiz: Quiz, marks: list[Mark] | None) -> DynamicWidgetRoot:
     )
 
 
+def questions_text(quiz: Quiz) -> str:
+    """The open quiz as plain text: the questions only (it reaches the browser)."""
+    lines = [f"Quiz on {quiz.lesson}:"]
+    lines += [f"{n}. {q.prompt}" for n, q in enumerate(quiz.questions, start=1)]
+    return "\n".join(lines)
+
+
 def results_text(quiz: Quiz, marks: list[Mark] | None) -> str:
     """The results as plain text (copying, and the model's view of the thread)."""
     lines = [f"Quiz on {quiz.lesson}:"]

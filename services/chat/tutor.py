@@ -36,6 +36,7 @@ from services.chat.quiz import MAX_QUESTIONS, Quiz, build_questions, grade
 from services.chat.quiz_card import (
     CHECK_ACTION,
     REVEAL_ACTION,
+    questions_text,
     quiz_card,
     results_card,
     results_text,
@@ -107,7 +108,7 @@ async def quiz_lesson(
     lesson = response.results[0].source.title if scope == "current_page" else query
     quiz = Quiz(id=uuid.uuid4().hex[:12], lesson=lesson[:500], questions=found)
     _remember(agent_ctx.thread, quiz)
-    await agent_ctx.stream_widget(quiz_card(quiz), copy_text=results_text(quiz, None))
+    await agent_ctx.stream_widget(quiz_card(quiz), copy_text=questions_text(quiz))
     return json.dumps(
         {
             "shown": len(found),
