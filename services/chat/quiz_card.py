@@ -83,7 +83,7 @@ def results_card(quiz: Quiz, marks: list[Mark] | None) -> DynamicWidgetRoot:
                     {"type": "Row", "gap": 2, "children": head},
                     {"type": "Text", "value": f"Answer: {question.answer}", "weight": "semibold"},
                     {"type": "Text", "value": question.sentence, "size": "sm"},
-                    {"type": "Caption", "value": f"From “{question.title}” ({question.url})"},
+                    {"type": "Markdown", "value": f"From {_link(question.title, question.url)}"},
                 ],
             }
         )
@@ -102,6 +102,13 @@ def results_card(quiz: Quiz, marks: list[Mark] | None) -> DynamicWidgetRoot:
             ],
         }
     )
+
+
+def _link(title: str, url: str) -> str:
+    """A Markdown link to the passage; the characters that would break it are dropped
+    from the title (the web client's Markdown has no escapes)."""
+    text = "".join(c for c in title if c not in "[]*`") or "the passage"
+    return f"[{text}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
 def questions_text(quiz: Quiz) -> str:

@@ -54,6 +54,8 @@ async def test_a_quiz_is_shown_graded_and_revealed_in_place(stack_page: Any) -> 
     await results.wait_for()
     await expect(page.locator(DONE).last).to_contain_text(f"You got 0 of {count} right.")
     assert await page.locator(".msg.widget form").count() == 0  # replaced, not added
+    source = page.locator(".msg.widget a", has_text="Citations and the sources card").first
+    assert (await source.get_attribute("href") or "").startswith(f"/book/{LESSON}")
 
     second = await quiz_me(page)
     await second.get_by_role("button", name="Reveal the answers").click()

@@ -115,13 +115,16 @@ export class ChatPanel {
       }
     } finally {
       this.controller = null;
-      settle();
       this.#setBusy(false);
       this.#progress(null);
       for (const state of this.items.values()) state.el?.classList.remove("streaming");
       this.refreshThreads(); // titles are given when an answer ends (or is stopped)
     }
-    if (pendingTool) await this.#runClientTool(pendingTool);
+    try {
+      if (pendingTool) await this.#runClientTool(pendingTool);
+    } finally {
+      settle(); // after the client tool's own request, so a waiting action goes last
+    }
   }
 
   // -- stream events ----------------------------------------------------------------------
