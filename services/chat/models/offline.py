@@ -59,10 +59,10 @@ from services.chat.models.followup import (
     is_follow_up,
 )
 from services.chat.models.routing import TUTOR, quiz_topic, target_agent
+from services.chat.tutor import QUIZ_TOOL
 
 SEARCH_TOOL = "search_book"
 HIGHLIGHT_TOOL = "highlight_passage"
-QUIZ_TOOL = "quiz_lesson"
 # Context messages the converters add as user messages; they are not the question.
 _CONTEXT_PREFIXES = (
     "The user is referring to this in particular",

@@ -221,3 +221,15 @@ async def stored_items(database_url: str, user: str, thread_id: str) -> list[dic
     finally:
         await conn.close()
     return [json.loads(r["data"]) if isinstance(r["data"], str) else r["data"] for r in rows]
+
+
+async def stored_thread(database_url: str, user: str, thread_id: str) -> dict[str, Any]:
+    """The thread's record (`ThreadMetadata` as JSON) as PostgreSQL has it."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        data = await conn.fetchval(
+            "SELECT data FROM threads WHERE user_id = $1 AND id = $2", user, thread_id
+        )
+    finally:
+        await conn.close()
+    return json.loads(data) if isinstance(data, str) else dict(data)

@@ -11,9 +11,7 @@ import re
 import uuid
 from typing import Any
 
-import asyncpg
-
-from tests.integration.chat.conftest import BOOK, ChatClient
+from tests.integration.chat.conftest import BOOK, ChatClient, stored_thread
 
 READER = {
     "page_context": {
@@ -47,16 +45,9 @@ def answer_from_lesson(prompt: str) -> str:
 
 
 async def thread_agent(database_url: str, user: str, thread_id: str) -> str | None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        value = await conn.fetchval(
-            "SELECT data->'metadata'->>'agent' FROM threads WHERE user_id = $1 AND id = $2",
-            user,
-            thread_id,
-        )
-    finally:
-        await conn.close()
-    return value
+    """The agent the thread's stored metadata says answered last."""
+    thread = await stored_thread(database_url, user, thread_id)
+    return thread["metadata"].get("agent")
 
 
 async def check(chat: ChatClient, thread_id: str, card_id: str, payload: dict[str, Any]) -> Any:
