@@ -18,6 +18,7 @@ from services.chat.routes import ChatState, routes
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
 from services.chat.store_client import HttpStore
+from services.chat.streams import Gone, Runs, StreamLimits
 from services.chat.transcription import AudioTooLarge, AudioTooLong, Transcriber
 from shared.contracts.retrieval import MAX_TOP_K
 from shared.errors import ErrorTable
@@ -36,6 +37,7 @@ ERRORS: ErrorTable = {
     AudioTooLarge: 413,
     AudioTooLong: 413,
     UnknownMention: 422,
+    Gone: 410,
 }
 """The chat service's one error table: error -> HTTP status. (A stream that has started
 ends with an `error` event instead, see `routes.py`.)"""
@@ -115,7 +117,16 @@ def create_app(
                 logger.info("dictation with %s", transcriber.model)
             logger.info("chat service using model provider %s (%s)", chosen.provider, chosen.name)
             server = BookChatServer(chat_store, backend, chosen, settings, transcriber=transcriber)
-            yield ChatState(server=server)
+            runs = Runs(
+                StreamLimits(
+                    grace_s=settings.resume_grace_s,
+                    keep_s=settings.resume_keep_s,
+                    max_bytes=settings.resume_max_bytes,
+                    max_detached_per_user=settings.resume_max_detached_per_user,
+                )
+            )
+            stack.push_async_callback(runs.close)
+            yield ChatState(server=server, runs=runs)
 
     return build_app(
         "chat",

@@ -19,7 +19,6 @@ from typing import TypedDict, TypeVar
 from chatkit.store import NotFoundError
 from chatkit.types import (
     ChatKitReq,
-    ErrorEvent,
     InputTranscribeReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
@@ -33,17 +32,24 @@ from starlette.types import Receive, Scope, Send
 
 from services.chat import sdk
 from services.chat.context import RequestContext
-from services.chat.errors import ChatError
 from services.chat.mentions import resolve as resolve_mentions
 from services.chat.server import BookChatServer
+from services.chat.streams import REQUEST_ERRORS, Runs, error_frame
 from services.chat.submission import Submission
 from services.chat.transcription import check_size
-from shared.api import ApiRoute, refuse_nul, user_id_header
-from shared.contracts.chat import CHATKIT_PATH, IDEMPOTENCY_KEY_HEADER, ReaderContext
+from shared.api import ApiRoute, json_response, refuse_nul, user_id_header
+from shared.contracts.chat import (
+    CHATKIT_PATH,
+    IDEMPOTENCY_KEY_HEADER,
+    RESUMABLE_HEADER,
+    STOP_PATH,
+    STREAM_PATH,
+    ReaderContext,
+    StopResult,
+)
 from shared.contracts.common import USER_ASSERTION_HEADER, USER_ID_HEADER
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.errors import ApiError, validation_details
-from shared.http import UpstreamRefused
 from shared.logs import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -51,8 +57,6 @@ logger = logging.getLogger(__name__)
 _chatkit_req: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MAX_IDEMPOTENCY_KEY = 255
-REQUEST_ERRORS = (NotFoundError, ChatError)
-"""Errors of the request itself: raised before a stream starts, they are its answer."""
 CLIENT_GONE = 499
 """The status (nginx's "client closed request") recorded for an answer nobody waited for."""
 T = TypeVar("T")
@@ -62,6 +66,7 @@ class ChatState(TypedDict):
     """What the app's lifespan hands to the handler (`request.state`)."""
 
     server: BookChatServer
+    runs: Runs
 
 
 async def chatkit(request: Request[ChatState]) -> Response:
@@ -94,8 +99,34 @@ async def chatkit(request: Request[ChatState]) -> Response:
         submission = Submission.of(parsed, user_id, key)
         mentions = await resolve_mentions(server.search, server.settings.corpus, message)
         context = replace(context, submission=submission, mentions=mentions)
-        return await _event_stream(submission.stream(server, parsed, context))
-    return await _event_stream(sdk.stream(server, parsed, context))
+        frames = submission.stream(server, parsed, context)
+    else:
+        frames = sdk.stream(server, parsed, context)
+    if request.headers.get(RESUMABLE_HEADER) == "1":
+        thread_id = getattr(parsed.params, "thread_id", None)
+        run = await request.state["runs"].start(user_id, thread_id, frames)
+        return EventStream(b"", run.read())
+    return await _event_stream(frames)
+
+
+async def resume(request: Request[ChatState]) -> Response:
+    """The resumable answer on a thread, after the `Last-Event-ID` the reader has."""
+    user_id, thread_id = user_id_header(request), request.path_params["thread_id"]
+    runs = request.state["runs"]
+    try:
+        run, after = runs.find(user_id, thread_id, request.headers.get("last-event-id"))
+    except NotFoundError:
+        return Response(status_code=204)
+    return EventStream(b"", run.read(after))
+
+
+async def stop(request: Request[ChatState]) -> Response:
+    """Stop the resumable answer running on a thread; its partial reply is saved."""
+    user_id, thread_id = user_id_header(request), request.path_params["thread_id"]
+    run = request.state["runs"].running(user_id, thread_id)
+    if run is not None:
+        await run.stop()
+    return json_response(StopResult(stopped=run is not None))
 
 
 routes = [
@@ -108,7 +139,24 @@ routes = [
         streams=True,
         errors=(400, 403, 404, 413, 502, 503, 504),
         headers=(USER_ID_HEADER,),
-    )
+    ),
+    ApiRoute(
+        STREAM_PATH,
+        resume,
+        method="GET",
+        summary="Resume a resumable answer: the events after `Last-Event-ID`, then live",
+        streams=True,
+        errors=(410,),
+        headers=(USER_ID_HEADER,),
+    ),
+    ApiRoute(
+        STOP_PATH,
+        stop,
+        method="POST",
+        summary="Stop the resumable answer running on a thread (its partial reply is saved)",
+        response=StopResult,
+        headers=(USER_ID_HEADER,),
+    ),
 ]
 
 
@@ -124,7 +172,7 @@ async def _event_stream(frames: AsyncGenerator[bytes, None]) -> Response:
         raise
     except Exception as exc:
         logger.warning("stream failed before it started: %r", exc)
-        return EventStream(_error_frame(exc))
+        return EventStream(error_frame(exc))
     return EventStream(first, frames)
 
 
@@ -147,7 +195,7 @@ class EventStream(StreamingResponse):
                 yield frame
         except Exception as exc:
             logger.warning("stream failed: %r", exc)
-            yield _error_frame(exc)
+            yield error_frame(exc)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -155,13 +203,6 @@ class EventStream(StreamingResponse):
         finally:
             if self._rest is not None:
                 await self._rest.aclose()
-
-
-def _error_frame(exc: Exception) -> bytes:
-    # A refusal would be refused again: retrying helps only with failures.
-    retry = not isinstance(exc, (*REQUEST_ERRORS, UpstreamRefused))
-    event = ErrorEvent(code="stream.error", allow_retry=retry)
-    return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
 # -- a JSON answer ---------------------------------------------------------------------

@@ -75,6 +75,17 @@ class ChatSettings(ServiceSettings, StoreLimits):
     cancel_persist_timeout_s: float = Field(default=5.0, gt=0)
     """How long a cancelled stream may spend saving its partial reply."""
 
+    # -- resumable streams (requests with `X-ChatKit-Resumable: 1`) ---------------
+    resume_grace_s: float = Field(default=30.0, ge=0, le=600)
+    """How long a resumable answer runs on after its reader's connection dropped; nobody
+    resuming by then cancels it (its partial reply is saved)."""
+    resume_keep_s: float = Field(default=60.0, ge=0, le=3600)
+    """How long a finished resumable answer's events stay for a reader that reconnects late."""
+    resume_max_bytes: int = Field(default=2_000_000, ge=10_000)
+    """Most event bytes buffered per resumable answer (older events are dropped beyond)."""
+    resume_max_detached_per_user: int = Field(default=2, ge=0, le=50)
+    """Most answers of one user running with nobody reading; a drop beyond cancels at once."""
+
     # -- dictation (input.transcribe) ------------------------------------------
     transcription_model: str | None = None
     """Speech-to-text model of dictation, e.g. `gpt-4o-mini-transcribe`, `whisper-1`, or

@@ -23,6 +23,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway, GatewayState
 from services.gateway.store_client import StoreClient
 from shared.assertions import AssertionSigner
+from shared.contracts.chat import RESUMABLE_HEADER
 from shared.contracts.gateway import PAGE_CONTEXT_HEADER, SELECTED_TEXT_HEADER
 from shared.contracts.store import ENVELOPE_BYTES
 from shared.errors import ErrorTable
@@ -142,6 +143,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             "authorization",
             "content-type",
             "idempotency-key",
+            "last-event-id",
+            RESUMABLE_HEADER,
             PAGE_CONTEXT_HEADER,
             SELECTED_TEXT_HEADER,
             REQUEST_ID_HEADER,

@@ -89,9 +89,17 @@ class ChatUpstream:
             max_body_bytes=max_answer_bytes,
         )
 
-    def post(self, body: bytes, headers: dict[str, str]) -> AbstractAsyncContextManager[Streamed]:
-        """POST a ChatKit request; the answer is read inside the context."""
-        return self.http.stream("POST", CHATKIT_PATH, body=body, headers=headers)
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        method: str = "POST",
+        path: str = CHATKIT_PATH,
+    ) -> AbstractAsyncContextManager[Streamed]:
+        """Send a ChatKit request (or a resume or stop request at `path`); the answer is read
+        inside the context."""
+        return self.http.stream(method, path, body=body or None, headers=headers)
 
     async def healthy(self) -> None:
         """Raises unless the chat service answers `/healthz` with 200 within 2 s."""
@@ -195,8 +203,12 @@ class UpstreamCall:
         *,
         on_close: Callable[[], Awaitable[None]] | None = None,
         keepalive: Callable[[], Awaitable[None]] | None = None,
+        method: str = "POST",
+        path: str = CHATKIT_PATH,
     ) -> None:
         self.upstream = upstream
+        self.method = method
+        self.path = path
         self.body = body
         self.headers = headers
         self.clock = clock
@@ -211,7 +223,10 @@ class UpstreamCall:
         try:
             try:
                 started = time.perf_counter()
-                async with self.upstream.post(self.body, self.headers) as response:
+                call = self.upstream.post(
+                    self.body, self.headers, method=self.method, path=self.path
+                )
+                async with call as response:
                     self.body = b""  # sent; an open stream should not hold on to it
                     UPSTREAM_TTFB.observe(time.perf_counter() - started)
                     await self._relay(response, send, relay)

@@ -17,6 +17,7 @@ from services.gateway.proxy import UpstreamCall
 from services.gateway.rewrite import parse_native, simple_to_chatkit
 from services.gateway.state import Gateway
 from shared.api import ApiRoute, check_json_body, json_response, read_query, validate_json
+from shared.contracts.chat import STOP_PATH, STREAM_PATH, StopResult
 from shared.contracts.common import MAX_ID_LENGTH
 from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc, SimplePayload
 from shared.contracts.pages import EntityList, EntityQuery
@@ -42,10 +43,10 @@ async def _json_body(request: Request, limit: int) -> bytes:
     return raw
 
 
-def _path_id(request: Request, name: str) -> str:
+def _path_id(request: Request, name: str, kind: str = "Attachment") -> str:
     value: str = request.path_params[name]
     if len(value) > MAX_ID_LENGTH:
-        raise ApiError(404, "No such attachment.")
+        raise ApiError(404, f"No such {kind.lower()}.")
     return value
 
 
@@ -68,6 +69,21 @@ async def native_chat(request: Request) -> Response | UpstreamCall:
     raw = await _json_body(request, gateway.settings.max_json_bytes)
     forward = parse_native(raw, request.headers, gateway.limits)
     return await gateway.forward(request, user_id, forward)
+
+
+async def resume_stream(request: Request) -> Response | UpstreamCall:
+    """`GET /chatkit/streams/{thread_id}`: the resumable answer on a thread, after the
+    `Last-Event-ID` the client has (204: none to resume; read the thread)."""
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    return await gateway.resume(request, user_id, _path_id(request, "thread_id", "Thread"))
+
+
+async def stop_stream(request: Request) -> Response | UpstreamCall:
+    """`POST /chatkit/streams/{thread_id}/stop`: stop the resumable answer on a thread."""
+    gateway = _gateway(request)
+    user_id = await gateway.guard(request)
+    return await gateway.stop(request, user_id, _path_id(request, "thread_id", "Thread"))
 
 
 # -- attachments -------------------------------------------------------------
@@ -206,6 +222,23 @@ routes: list[BaseRoute] = [
         summary="Any ChatKit request; streams for streaming types, JSON otherwise",
         errors=(*API_ERRORS, 415, 422),
         streams=True,
+    ),
+    ApiRoute(
+        STREAM_PATH,
+        resume_stream,
+        method="GET",
+        summary="Resume a resumable answer (sent with `X-ChatKit-Resumable: 1`): the events "
+        "after `Last-Event-ID`, then live; 204 when none is running",
+        errors=API_ERRORS,
+        streams=True,
+    ),
+    ApiRoute(
+        STOP_PATH,
+        stop_stream,
+        method="POST",
+        summary="Stop the resumable answer running on a thread; its partial reply is saved",
+        response=StopResult,
+        errors=API_ERRORS,
     ),
     ApiRoute(
         "/attachments",

@@ -18,7 +18,13 @@ from services.gateway.rewrite import Forward, Limits
 from services.gateway.settings import GatewaySettings
 from services.gateway.store_client import StoreClient
 from shared.assertions import user_headers
-from shared.contracts.chat import IDEMPOTENCY_KEY_HEADER
+from shared.contracts.chat import (
+    CHATKIT_PATH,
+    IDEMPOTENCY_KEY_HEADER,
+    RESUMABLE_HEADER,
+    STOP_PATH,
+    STREAM_PATH,
+)
 from shared.contracts.common import MAX_ID_LENGTH, is_id
 from shared.contracts.gateway import GATEWAY_URL_HEADER
 from shared.contracts.store import OwnershipQuery, ThreadItemIds
@@ -67,20 +73,57 @@ class Gateway:
     async def forward(self, request: Request, user_id: str, forward: Forward) -> UpstreamCall:
         """Take a stream slot (for a streaming request), check in one store call that the
         user has what the request names, and relay it to the chat service."""
-        headers = {
-            **user_headers(user_id, self.store.signer),
-            "content-type": "application/json",
-            GATEWAY_URL_HEADER: self.uploads.base_url(request),
-        }
+        headers = self._upstream_headers(request, user_id)
+        headers["content-type"] = "application/json"
         key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
         if key:
             if len(key) > MAX_ID_LENGTH:
                 raise MalformedRequest(f"{IDEMPOTENCY_KEY_HEADER} is too long.")
             headers[IDEMPOTENCY_KEY_HEADER] = key
+        if request.headers.get(RESUMABLE_HEADER) == "1":
+            headers[RESUMABLE_HEADER] = "1"
         body = forward.body()
         if not forward.streaming:
             await self.check_owned(user_id, forward)
             return UpstreamCall(self.chat, body, headers, self.clock)
+        return await self._stream(request, user_id, forward, body, headers)
+
+    async def resume(self, request: Request, user_id: str, thread_id: str) -> UpstreamCall:
+        """Relay the resumable answer on the user's thread, after the `Last-Event-ID` the
+        client names (204 from the chat service when there is none)."""
+        headers = self._upstream_headers(request, user_id)
+        last = request.headers.get("last-event-id")
+        if last:
+            if len(last) > MAX_ID_LENGTH:
+                raise MalformedRequest("Last-Event-ID is too long.")
+            headers["last-event-id"] = last
+        forward = Forward(None, streaming=True, thread_ids=[thread_id])
+        path = STREAM_PATH.format(thread_id=thread_id)
+        return await self._stream(request, user_id, forward, b"", headers, "GET", path)
+
+    async def stop(self, request: Request, user_id: str, thread_id: str) -> UpstreamCall:
+        """Relay a stop of the resumable answer on the user's thread."""
+        await self.check_owned(user_id, Forward(None, streaming=False, thread_ids=[thread_id]))
+        headers = self._upstream_headers(request, user_id)
+        path = STOP_PATH.format(thread_id=thread_id)
+        return UpstreamCall(self.chat, b"", headers, self.clock, path=path)
+
+    def _upstream_headers(self, request: Request, user_id: str) -> dict[str, str]:
+        return {
+            **user_headers(user_id, self.store.signer),
+            GATEWAY_URL_HEADER: self.uploads.base_url(request),
+        }
+
+    async def _stream(
+        self,
+        request: Request,
+        user_id: str,
+        forward: Forward,
+        body: bytes,
+        headers: dict[str, str],
+        method: str = "POST",
+        path: str = CHATKIT_PATH,
+    ) -> UpstreamCall:
         # The slot first: a user already at the cap costs no store call.
         slot = await self.limiter.acquire_stream(user_id, client_address(request.scope))
         if isinstance(slot, str):
@@ -97,6 +140,8 @@ class Gateway:
             self.clock,
             on_close=slot.release,
             keepalive=slot.renew_if_due,
+            method=method,
+            path=path,
         )
 
     def _stream_cap_message(self, cap: StreamCap) -> str:

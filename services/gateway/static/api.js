@@ -63,11 +63,34 @@ export function gatewayClient({ url = "/chatkit", fetch: customFetch, token, cre
       if (!response.ok) throw await failure(response);
       return response.json();
     },
-    /** A streaming ChatKit request: the Response whose body is the event stream. */
+    /** A streaming ChatKit request: the Response whose body is the event stream. It is
+     * resumable: a dropped connection leaves the answer running for a while (`resume`). */
     async stream(type, params, metadata, signal) {
-      const response = await post({ type, params, metadata: metadata || {} }, signal);
+      const response = await request("/chatkit", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-chatkit-resumable": "1" },
+        body: JSON.stringify({ type, params, metadata: metadata || {} }),
+        signal,
+      });
       if (!response.ok) throw await failure(response);
       return response;
+    },
+    /** The answer running on a thread, after the event `lastEventId` (none: from its
+     * start): the Response of its event stream, or null when there is none to resume. */
+    async resume(threadId, lastEventId, signal) {
+      const headers = lastEventId ? { "last-event-id": lastEventId } : {};
+      const path = `/chatkit/streams/${encodeURIComponent(threadId)}`;
+      const response = await request(path, { headers, signal });
+      if (response.status === 204) return null;
+      if (!response.ok) throw await failure(response);
+      return response;
+    },
+    /** Stop the answer running on a thread (its partial answer is kept). */
+    async stopStream(threadId) {
+      const path = `/chatkit/streams/${encodeURIComponent(threadId)}/stop`;
+      const response = await request(path, { method: "POST" });
+      if (!response.ok) throw await failure(response);
+      return response.json();
     },
     /** GET a JSON resource of the gateway (`/api/...`); null when it fails. */
     async json(path, signal) {
@@ -84,6 +107,8 @@ export function gatewayClient({ url = "/chatkit", fetch: customFetch, token, cre
 const sameSite = gatewayClient();
 export const call = sameSite.call;
 export const stream = sameSite.stream;
+export const resume = sameSite.resume;
+export const stopStream = sameSite.stopStream;
 
 /** A user message input for threads.create / threads.add_user_message: `content` is the
  * text, or its ChatKit content parts (text and @-mention tags); `attachments` their ids. */

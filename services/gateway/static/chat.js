@@ -2,7 +2,7 @@
 // (text deltas, citations, progress, widgets), runs the highlight_passage client tool, and
 // manages threads (list, reopen, rename, delete) with native ChatKit requests.
 
-import { ApiError, call, stream, userInput } from "./api.js";
+import { ApiError, call, resume, stopStream, stream, userInput } from "./api.js";
 import { icon, iconButton } from "./icons.js";
 import { appendMarkdown, safeHref } from "./markdown.js";
 import { chatkitEvents } from "./sse.js";
@@ -13,6 +13,7 @@ import { applyWorkflowUpdate, renderTaskItem, renderWorkflow } from "./workflow.
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
+const RECONNECTS = 6; // tries to resume an answer whose connection dropped (about 30 s)
 
 export class ChatPanel {
   /** `book`: the page the panel sits beside (BookView, or the embed's HostPage). `options`:
@@ -23,7 +24,7 @@ export class ChatPanel {
     this.els = els;
     this.book = book;
     this.options = options;
-    this.api = options.api || { call, stream };
+    this.api = options.api || { call, stream, resume, stopStream };
     this.threadId = null;
     this.controller = null; // AbortController of the running stream
     this.idle = Promise.resolve(); // settles when the running stream ends
@@ -88,22 +89,43 @@ export class ChatPanel {
     }
   }
 
+  /** Stop the answer: explicitly (a dropped connection alone leaves it running a while). */
   stop() {
+    if (this.busy && this.threadId) this.api.stopStream?.(this.threadId).catch(() => {});
     this.controller?.abort();
   }
 
   /** Send one streaming request and render its events until the stream ends. */
   async run(type, params, metadata) {
-    this.controller = new AbortController();
+    await this.#follow((signal) => this.api.stream(type, params, metadata, signal));
+  }
+
+  /** Render the events of the stream `open(signal)` gives until it ends; after a network
+   * drop, resume it from the last event seen. A stream that can no longer be resumed
+   * has ended: the thread is read again instead. */
+  async #follow(open, controller = new AbortController()) {
+    this.controller = controller;
+    const signal = this.controller.signal;
     let settle;
     this.idle = new Promise((resolve) => (settle = resolve));
     this.#setBusy(true);
     let pendingTool = null;
+    let lastId = null;
+    let reread = false;
     try {
-      const response = await this.api.stream(type, params, metadata, this.controller.signal);
-      for await (const event of chatkitEvents(response)) {
-        const tool = this.#apply(event);
-        if (tool) pendingTool = tool;
+      let response = await open(signal);
+      while (response) {
+        try {
+          for await (const event of chatkitEvents(response, (id) => (lastId = id))) {
+            const tool = this.#apply(event);
+            if (tool) pendingTool = tool;
+          }
+          break;
+        } catch (error) {
+          if (!(error instanceof TypeError) || !this.threadId || !this.api.resume) throw error;
+          response = await this.#reconnect(lastId, signal);
+          reread = !response;
+        }
       }
     } catch (error) {
       if (error.name === "AbortError") {
@@ -121,9 +143,26 @@ export class ChatPanel {
       this.refreshThreads(); // titles are given when an answer ends (or is stopped)
     }
     try {
-      if (pendingTool) await this.#runClientTool(pendingTool);
+      if (reread) await this.open(this.threadId);
+      else if (pendingTool) await this.#runClientTool(pendingTool);
     } finally {
       settle(); // after the client tool's own request, so a waiting action goes last
+    }
+  }
+
+  /** The dropped stream resumed after event `lastId` (null when there is none to resume),
+   * trying again with growing pauses while the network is down. */
+  async #reconnect(lastId, signal) {
+    for (let attempt = 1; ; attempt++) {
+      this.els.status.textContent = "Connection lost; reconnecting…";
+      await pause(Math.min(8000, 250 * 2 ** attempt), signal);
+      try {
+        const response = await this.api.resume(this.threadId, lastId, signal);
+        this.els.status.textContent = "Answering…";
+        return response;
+      } catch (error) {
+        if (!(error instanceof TypeError) || attempt >= RECONNECTS) throw error;
+      }
     }
   }
 
@@ -498,6 +537,10 @@ export class ChatPanel {
     await this.#loadOlder();
     this.els.messages.scrollTop = this.els.messages.scrollHeight;
     this.refreshThreads();
+    // An answer still being written (the page was reloaded mid-answer): shown as it goes on.
+    const controller = new AbortController();
+    const running = await this.api.resume?.(thread.id, null, controller.signal).catch(() => null);
+    if (running && this.threadId === thread.id && !this.busy) this.#follow(() => running, controller);
   }
 
   /** The page of items before those shown, put above them, the reader's view kept still.
@@ -646,6 +689,17 @@ export class ChatPanel {
     this.els.send.disabled = busy;
     this.els.status.textContent = busy ? "Answering…" : "";
   }
+}
+
+/** Resolves after `ms`, or rejects with an AbortError once `signal` aborts. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new DOMException("aborted", "AbortError"));
+    }, { once: true });
+  });
 }
 
 function bubble(kind) {

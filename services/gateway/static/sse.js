@@ -4,12 +4,13 @@
 /**
  * Parse an SSE response body.
  * @param {ReadableStream<Uint8Array>} body
- * @yields {{data: string} | {comment: string}}
+ * @yields {{data: string, id?: string} | {comment: string}}
  */
 export async function* readEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let data = [];
+  let id;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -23,8 +24,9 @@ export async function* readEvents(body) {
         if (breakLength === 1 && buffer[newline] === "\r" && newline === buffer.length - 1) break;
         buffer = buffer.slice(newline + breakLength);
         if (line === "") {
-          if (data.length) yield { data: data.join("\n") };
+          if (data.length) yield id === undefined ? { data: data.join("\n") } : { data: data.join("\n"), id };
           data = [];
+          id = undefined;
         } else if (line.startsWith(":")) {
           yield { comment: line.slice(1).trim() };
         } else {
@@ -33,6 +35,7 @@ export async function* readEvents(body) {
           let value = colon < 0 ? "" : line.slice(colon + 1);
           if (value.startsWith(" ")) value = value.slice(1);
           if (field === "data") data.push(value);
+          else if (field === "id") id = value;
         }
       }
     }
@@ -44,11 +47,13 @@ export async function* readEvents(body) {
 
 /**
  * ChatKit events (parsed JSON) from an SSE response; unparsable events are skipped.
+ * `onId(id)` is told each event's id (a resumable stream's), before the event is yielded.
  * @param {Response} response
  */
-export async function* chatkitEvents(response) {
+export async function* chatkitEvents(response, onId) {
   for await (const event of readEvents(response.body)) {
     if (!("data" in event)) continue;
+    if (event.id !== undefined) onId?.(event.id);
     try {
       yield JSON.parse(event.data);
     } catch {
