@@ -16,7 +16,7 @@ import pytest
 
 from shared.contracts.chat import RESUMABLE_HEADER
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import BOOK_PAGE, GatewayUser, store_items
+from tests.fault.gateway_user import BOOK_PAGE, GatewayUser, store_items, user_input
 from tests.support.processes import start_service
 from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
@@ -242,4 +242,23 @@ async def test_without_the_header_a_drop_cancels_at_once_and_nothing_resumes(
     async with GatewayUser(stack.gateway) as user:
         thread_id, _, _ = await user.ask_and_hang_up(QUESTION, deltas=2)
         resumed = await user.http.get(f"/chatkit/streams/{thread_id}")
+        assert resumed.status_code == 204
+
+
+async def test_a_resumable_request_refused_before_it_starts_is_an_http_error(
+    stack: Stack,
+) -> None:
+    """Errors of the request itself stay its HTTP answer (JSON, not a stream)."""
+    async with GatewayUser(stack.gateway) as user:
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": "thr_nothere", "input": user_input("Hello?")},
+        }
+        headers = {**stack.acting_for(user.user_id), **RESUMABLE}
+        response = await user.http.post(f"{stack.url('chat')}/chatkit", json=body, headers=headers)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+        resumed = await user.http.get(
+            f"{stack.url('chat')}/chatkit/streams/thr_nothere", headers=headers
+        )
         assert resumed.status_code == 204

@@ -13,7 +13,7 @@ import { applyWorkflowUpdate, renderTaskItem, renderWorkflow } from "./workflow.
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
-const RECONNECTS = 6; // tries to resume an answer whose connection dropped (about 30 s)
+const RECONNECTS = 6; // tries to resume an answer whose connection dropped (over about 24 s)
 
 export class ChatPanel {
   /** `book`: the page the panel sits beside (BookView, or the embed's HostPage). `options`:
