@@ -30,10 +30,8 @@ async def test_a_long_thread_pages_in_its_history_as_the_reader_scrolls_up(
     e2e_control.deltas = 1
     for n in range(QUESTIONS):
         await ask_and_wait(page, f"Question {n}", n + 1)
-    await page.reload()
+    await page.reload()  # the tab remembers its thread: the reload reopens it
     await page.wait_for_selector("body.ready")
-    await page.click("#threads-toggle")
-    await page.click(".thread-item .open >> text=Question 0")
     users = page.locator(".msg.user")
     await page.locator(".msg.user >> text=Question 8").wait_for()
     # the newest page: 20 items, the last question's at the bottom, older ones not loaded

@@ -34,7 +34,29 @@ const chat = new ChatPanel(
     selectionClear: $("selection-clear"),
   },
   book,
+  { onThread: (threadId) => remember(threadId) },
 );
+
+// The open thread is kept for this tab: a reload reopens it (and an answer still being
+// written goes on showing).
+const THREAD_KEY = "book-assistant.thread";
+function remember(threadId) {
+  try {
+    if (threadId) sessionStorage.setItem(THREAD_KEY, threadId);
+    else sessionStorage.removeItem(THREAD_KEY);
+  } catch {
+    /* storage refused: nothing is remembered */
+  }
+}
+function reopen() {
+  let threadId = null;
+  try {
+    threadId = sessionStorage.getItem(THREAD_KEY);
+  } catch {
+    return null;
+  }
+  return threadId ? chat.open(threadId).catch(() => remember(null)) : null;
+}
 
 // Links inside the book to other lessons stay in the page.
 $("book").addEventListener("click", (event) => {
@@ -58,5 +80,5 @@ const dictation = features().then((on) => {
   const where = { question: $("question"), actions: $("send").parentElement, before: $("stop") };
   return new Dictation(where, { maxAudioBytes: on.max_audio_bytes });
 });
-Promise.all([book.start(), dictation]).then(() => document.body.classList.add("ready"));
+Promise.all([book.start(), dictation, reopen()]).then(() => document.body.classList.add("ready"));
 window.bookAssistant = { book, chat }; // handy in the console

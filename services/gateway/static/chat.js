@@ -562,7 +562,7 @@ export class ChatPanel {
     } finally {
       older.loading = false;
     }
-    if (threadId !== this.threadId) return; // another thread was opened meanwhile
+    if (older !== this.olderItems) return; // the thread was opened again (or another) meanwhile
     const messages = this.els.messages;
     const fromBottom = messages.scrollHeight - messages.scrollTop;
     const shown = new Map(this.items);
