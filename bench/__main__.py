@@ -30,6 +30,7 @@ BENCHMARKS = [
     "bench.retrieval_eval",
     "bench.gateway_bench",
     "bench.chat_bench",
+    "bench.resume_bench",
     "bench.client_bench",
 ]
 

@@ -17,6 +17,7 @@ from services.chat.models.providers import ModelChoice, choose_model, configure_
 from services.chat.routes import ChatState, routes
 from services.chat.server import BookChatServer
 from services.chat.settings import ChatSettings
+from services.chat.shared_runs import SharedLimits, SharedRuns
 from services.chat.store_client import HttpStore
 from services.chat.streams import Gone, Runs, StreamLimits
 from services.chat.transcription import AudioTooLarge, AudioTooLong, Transcriber
@@ -117,14 +118,25 @@ def create_app(
                 logger.info("dictation with %s", transcriber.model)
             logger.info("chat service using model provider %s (%s)", chosen.provider, chosen.name)
             server = BookChatServer(chat_store, backend, chosen, settings, transcriber=transcriber)
-            runs = Runs(
-                StreamLimits(
-                    grace_s=settings.resume_grace_s,
-                    keep_s=settings.resume_keep_s,
-                    max_bytes=settings.resume_max_bytes,
-                    max_detached_per_user=settings.resume_max_detached_per_user,
-                )
+            limits = StreamLimits(
+                grace_s=settings.resume_grace_s,
+                keep_s=settings.resume_keep_s,
+                max_bytes=settings.resume_max_bytes,
+                max_detached_per_user=settings.resume_max_detached_per_user,
             )
+            shared = None
+            if settings.redis_url:
+                shared = SharedRuns(
+                    settings.redis_url,
+                    settings.redis_prefix,
+                    limits,
+                    SharedLimits(
+                        timeout_s=settings.redis_timeout_s,
+                        lease_s=settings.resume_lease_s,
+                        max_remote_readers=settings.resume_max_remote_readers,
+                    ),
+                )
+            runs = Runs(limits, shared)
             stack.push_async_callback(runs.close)
             yield ChatState(server=server, runs=runs)
 

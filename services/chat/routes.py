@@ -114,7 +114,7 @@ async def resume(request: Request[ChatState]) -> Response:
     user_id, thread_id = user_id_header(request), request.path_params["thread_id"]
     runs = request.state["runs"]
     try:
-        run, after = runs.find(user_id, thread_id, request.headers.get("last-event-id"))
+        run, after = await runs.find(user_id, thread_id, request.headers.get("last-event-id"))
     except NotFoundError:
         return Response(status_code=204)
     return EventStream(b"", run.read(after))
@@ -123,10 +123,8 @@ async def resume(request: Request[ChatState]) -> Response:
 async def stop(request: Request[ChatState]) -> Response:
     """Stop the resumable answer running on a thread; its partial reply is saved."""
     user_id, thread_id = user_id_header(request), request.path_params["thread_id"]
-    run = request.state["runs"].running(user_id, thread_id)
-    if run is not None:
-        await run.stop()
-    return json_response(StopResult(stopped=run is not None))
+    stopped = await request.state["runs"].stop(user_id, thread_id)
+    return json_response(StopResult(stopped=stopped))
 
 
 routes = [

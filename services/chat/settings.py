@@ -85,6 +85,21 @@ class ChatSettings(ServiceSettings, StoreLimits):
     """Most event bytes buffered per resumable answer (older events are dropped beyond)."""
     resume_max_detached_per_user: int = Field(default=2, ge=0, le=50)
     """Most answers of one user running with nobody reading; a drop beyond cancels at once."""
+    resume_lease_s: float = Field(default=10.0, ge=0.5, le=300)
+    """With Redis: how long a run's keys outlive the last renewal by the replica running it,
+    so a replica that died mid-answer is noticed by readers elsewhere within this."""
+    resume_max_remote_readers: int = Field(default=100, ge=1, le=10_000)
+    """With Redis: most readers this replica serves at once for answers other replicas run
+    (each holds a Redis connection); beyond, a resume waits `CHAT_REDIS_TIMEOUT_S`, then 503."""
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHAT_REDIS_URL", "REDIS_URL")
+    )
+    """Redis that shares resumable answers between chat replicas (resume and stop through
+    any of them). Unset: each replica keeps its own, in memory."""
+    redis_prefix: str = "chat:"
+    """Prefix of every Redis key the chat service writes."""
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    """Timeout of one Redis call; a failure stops sharing that answer, never the answer."""
 
     # -- dictation (input.transcribe) ------------------------------------------
     transcription_model: str | None = None

@@ -7,9 +7,10 @@ cancelled, which saves its partial reply as the stop button does. A reader that 
 back (`GET /chatkit/streams/{thread}` with `Last-Event-ID`) gets the frames after the
 last it saw, then the rest live. `stop()` cancels at once.
 
-The buffer is this process's: a resume must reach the chat replica that runs the answer
-(one replica, or sticky routing by thread). Several replicas sharing the buffer through
-Redis is not built yet.
+With Redis configured, every run is also mirrored there (`shared_runs.py`): a resume or a
+stop that reaches another chat replica is served from Redis, and the grace period counts
+readers on every replica. Without it the buffer is this process's alone: a resume must
+reach the replica that runs the answer (one replica, or sticky routing by thread).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from chatkit.store import NotFoundError
 from chatkit.types import ErrorEvent
@@ -27,12 +30,25 @@ from chatkit.types import ErrorEvent
 from services.chat.errors import ChatError
 from shared.http import UpstreamRefused
 
+if TYPE_CHECKING:
+    from services.chat.shared_runs import SharedRuns
+
 logger = logging.getLogger(__name__)
 
 REQUEST_ERRORS = (NotFoundError, ChatError)
 """Errors of the request itself: raised before a stream starts, they are its answer."""
+RUN_ID = re.compile(r"[0-9a-f]{16}")
+"""A run's id (`secrets.token_hex(8)`), the part of an event id before the dot."""
 MAX_EVENT_ID = 64
 """Longest `Last-Event-ID` read (`<run>.<n>` is about 30 characters)."""
+
+
+def parse_event_id(value: str | None) -> tuple[str | None, int]:
+    """The run and frame number a `Last-Event-ID` names; (None, 0) for none or a malformed one."""
+    run_id, _, number = (value or "")[:MAX_EVENT_ID].partition(".")
+    if not RUN_ID.fullmatch(run_id):
+        return None, 0
+    return run_id, int(number) if number.isdigit() else 0
 
 
 def error_frame(exc: BaseException) -> bytes:
@@ -57,6 +73,12 @@ class Gone(Exception):
     """The events after the one a reader names are no longer buffered."""
 
 
+class Readable(Protocol):
+    """A run a reader can follow: this replica's (`Run`) or another's (`shared_runs.Remote`)."""
+
+    def read(self, after: int = 0) -> AsyncGenerator[bytes, None]: ...
+
+
 class Run:
     """One resumable answer: the task running it, its numbered frames, its readers."""
 
@@ -76,10 +98,19 @@ class Run:
         self.done = False
         self.readers = 0
         self._grace: asyncio.TimerHandle | None = None
+        self._mirror = runs.shared.mirror(self.id, user_id) if runs.shared else None
+        if self._mirror is not None and thread_id is not None:
+            self._mirror.named(thread_id)
+        self._checking: asyncio.Task[None] | None = None
         self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         """Done at the first frame; or the exception raised before it (the request's answer)."""
         self.task = asyncio.create_task(self._pump(frames), name=f"run-{self.id}")
         self._arm_grace()  # a request whose client left before reading anything
+
+    @property
+    def mirrored(self) -> asyncio.Task[None] | None:
+        """The task writing this run to Redis, if it is shared."""
+        return self._mirror.task if self._mirror is not None else None
 
     @property
     def last(self) -> int:
@@ -106,12 +137,16 @@ class Run:
                 self.started.set_result(None)
             self._changed.set()
             self._cancel_grace()
+            if self._mirror is not None:
+                self._mirror.end(self.last)
             self._runs.finished(self)
 
     def _append(self, frame: bytes) -> None:
         if self.thread_id is None and frame.startswith(b'data: {"type":"thread.created"'):
             self.thread_id = json.loads(frame[6:])["thread"]["id"]
             self._runs.named(self)
+            if self._mirror is not None:
+                self._mirror.named(self.thread_id)
         number = self.last + 1
         framed = f"id: {self.id}.{number}\n".encode() + frame
         self._frames.append(framed)
@@ -119,6 +154,8 @@ class Run:
         while self._bytes > self._runs.limits.max_bytes and len(self._frames) > 1:
             self._bytes -= len(self._frames.pop(0))
             self.first += 1
+        if self._mirror is not None:
+            self._mirror.add(number, framed, self.first)
         if not self.started.done():
             self.started.set_result(None)
         self._changed.set()
@@ -162,16 +199,33 @@ class Run:
             return
         self._arm_grace()
 
-    def _arm_grace(self) -> None:
+    def _arm_grace(self, delay_s: float | None = None) -> None:
         self._cancel_grace()
         loop = asyncio.get_running_loop()
-        self._grace = loop.call_later(self._runs.limits.grace_s, self._grace_over)
+        delay_s = self._runs.limits.grace_s if delay_s is None else delay_s
+        self._grace = loop.call_later(delay_s, self._grace_over)
 
     def _grace_over(self) -> None:
         self._grace = None
-        if not self.readers and not self.done:
-            logger.info("run %s: nobody resumed within the grace period; stopping", self.id)
-            self.task.cancel()
+        if self.readers or self.done:
+            return
+        if self._runs.shared is None:
+            self._nobody_resumed()
+        else:
+            self._checking = asyncio.create_task(self._check_other_replicas(self._runs.shared))
+
+    async def _check_other_replicas(self, shared: SharedRuns) -> None:
+        left_s = await shared.readers_left_s(self.id)
+        if self.readers or self.done:
+            return
+        if left_s > 0:
+            self._arm_grace(left_s)  # read elsewhere: wait until that reader too is gone
+        else:
+            self._nobody_resumed()
+
+    def _nobody_resumed(self) -> None:
+        logger.info("run %s: nobody resumed within the grace period; stopping", self.id)
+        self.task.cancel()
 
     def _cancel_grace(self) -> None:
         if self._grace is not None:
@@ -180,10 +234,14 @@ class Run:
 
 
 class Runs:
-    """This process's resumable answers, by run and by thread."""
+    """This process's resumable answers, by run and by thread; with `shared`, every
+    replica's."""
 
-    def __init__(self, limits: StreamLimits) -> None:
+    def __init__(self, limits: StreamLimits, shared: SharedRuns | None = None) -> None:
         self.limits = limits
+        self.shared = shared
+        if shared is not None:
+            shared.listen(self._stop_requested)
         self._by_id: dict[str, Run] = {}
         self._by_thread: dict[str, Run] = {}
 
@@ -199,27 +257,40 @@ class Runs:
         await asyncio.shield(run.started)
         return run
 
-    def find(self, user_id: str, thread_id: str, last_event_id: str | None) -> tuple[Run, int]:
-        """The run a reader resumes and the number of the last frame it has. `NotFoundError`
-        when there is none of this user on this thread."""
-        run, after = None, 0
-        if last_event_id:
-            run_id, _, number = last_event_id[:MAX_EVENT_ID].partition(".")
-            run = self._by_id.get(run_id)
-            after = int(number) if number.isdigit() else 0
-        else:
-            run = self._by_thread.get(thread_id)
+    async def find(
+        self, user_id: str, thread_id: str, last_event_id: str | None
+    ) -> tuple[Readable, int]:
+        """The run a reader resumes (this replica's, else another's through Redis) and the
+        number of the last frame it has. `NotFoundError` when there is none of this user on
+        this thread, `Gone` when the frames after that one are no longer kept."""
+        run_id, after = parse_event_id(last_event_id)
+        if run_id is None and self.shared is not None:
+            run_id = await self.shared.newest(thread_id)  # perhaps another replica's
+        run = self._by_id.get(run_id) if run_id else self._by_thread.get(thread_id)
+        if run is None and run_id is not None and self.shared is not None:
+            return await self.shared.find(user_id, thread_id, run_id, after), after
         if run is None or run.user_id != user_id or run.thread_id != thread_id:
             raise NotFoundError(f"No answer to resume on thread {thread_id}.")
         if after + 1 < run.first:
             raise Gone(f"The events after {run.id}.{after} are no longer kept; read the thread.")
         return run, after
 
-    def running(self, user_id: str, thread_id: str) -> Run | None:
+    async def stop(self, user_id: str, thread_id: str) -> bool:
+        """Stop the user's answer running on the thread, on whichever replica runs it, once
+        its partial reply is saved; False when none was running."""
         run = self._by_thread.get(thread_id)
-        if run is None or run.user_id != user_id or run.done:
-            return None
-        return run
+        if run is not None and run.user_id == user_id and not run.done:
+            await run.stop()
+            return True
+        if self.shared is not None:
+            return await self.shared.stop(user_id, thread_id)
+        return False
+
+    def _stop_requested(self, run_id: str) -> None:
+        run = self._by_id.get(run_id)
+        if run is not None and not run.done:
+            logger.info("run %s: stopped through another replica", run_id)
+            run.task.cancel()
 
     def detached(self, user_id: str) -> int:
         runs = self._by_id.values()
@@ -241,9 +312,16 @@ class Runs:
             del self._by_thread[run.thread_id]
 
     async def close(self) -> None:
-        """Stop every answer still running (their partial replies are saved)."""
+        """Stop every answer still running (their partial replies are saved, their ends
+        written to Redis)."""
         running = [run.task for run in self._by_id.values() if not run.task.done()]
         for task in running:
             task.cancel()
         if running:
             await asyncio.wait(running)
+        mirrors = [run.mirrored for run in self._by_id.values()]
+        writing = [task for task in mirrors if task is not None]
+        if self.shared is not None:
+            if writing:  # their ends, for readers on other replicas
+                await asyncio.wait(writing, timeout=self.shared.bounds.timeout_s * 4)
+            await self.shared.close()

@@ -5,18 +5,25 @@ grace period cancels the answer and keeps its partial reply."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from shared.contracts.chat import RESUMABLE_HEADER
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import BOOK_PAGE, GatewayUser, store_items, user_input
+from tests.fault.gateway_user import BOOK_PAGE, GatewayUser, user_input
+from tests.fault.resumable import (
+    CANCEL_NOTE,
+    QUESTION,
+    RESUMABLE,
+    Events,
+    ask_until,
+    check_once_in_order,
+    events_of,
+    resume,
+    stored_answer,
+)
 from tests.support.processes import start_service
 from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
@@ -24,10 +31,7 @@ from tests.support.waiting import until
 
 pytestmark = pytest.mark.fault
 
-QUESTION = "How does the assistant search the book and cite its sources?"
 GRACE_S = 2.0
-CANCEL_NOTE = "The user cancelled the stream"
-RESUMABLE = {RESUMABLE_HEADER: "1"}
 
 
 @pytest.fixture(scope="module")
@@ -36,98 +40,6 @@ def stack(start_stack: StackFactory) -> Iterator[Stack]:
     env = {"chat": {"CHAT_RESUME_GRACE_S": str(GRACE_S)}}
     with start_stack(token_delay_ms=100, extra_env=env) as stack:
         yield stack
-
-
-@dataclass
-class Events:
-    """SSE events with their ids, in arrival order."""
-
-    ids: list[str] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def text(self) -> str:
-        return "".join(
-            e["update"]["delta"]
-            for e in self.events
-            if e["type"] == "thread.item.updated"
-            and e["update"]["type"] == "assistant_message.content_part.text_delta"
-        )
-
-    def done_text(self) -> str:
-        done = [
-            e["item"]
-            for e in self.events
-            if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
-        ]
-        return "".join(part["text"] for item in done for part in item["content"])
-
-
-async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    buffer = b""
-    async for chunk in response.aiter_raw():
-        buffer += chunk
-        while b"\n\n" in buffer:
-            block, buffer = buffer.split(b"\n\n", 1)
-            event_id, data = "", None
-            for line in block.decode().splitlines():
-                if line.startswith("id: "):
-                    event_id = line[4:]
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-            if data is not None:
-                yield event_id, data
-
-
-async def _ask_until(
-    http: httpx.AsyncClient,
-    base: str,
-    seen: Events,
-    *,
-    deltas: int,
-    cut: Callable[[], None] | None = None,
-) -> str:
-    """Ask QUESTION as a resumable answer through `base`; once `deltas` text deltas
-    arrived, `cut` the connection (else close the response) and return the thread id."""
-    body = {"query": QUESTION, "context": {"page_context": BOOK_PAGE}}
-    thread_id, count = "", 0
-    async with http.stream("POST", f"{base}/assistant/chatkit", json=body, headers=RESUMABLE) as r:
-        assert r.status_code == 200
-        async for event_id, event in _events(r):
-            seen.ids.append(event_id)
-            seen.events.append(event)
-            if event["type"] == "thread.created":
-                thread_id = event["thread"]["id"]
-            if event.get("update", {}).get("type", "").endswith("text_delta"):
-                count += 1
-                if count >= deltas:
-                    if cut is not None:
-                        cut()
-                    return thread_id
-    raise AssertionError("the answer ended before the connection was cut")
-
-
-async def _resume(http: httpx.AsyncClient, base: str, thread_id: str, seen: Events) -> int:
-    headers = {"last-event-id": seen.ids[-1]} if seen.ids else {}
-    async with http.stream("GET", f"{base}/chatkit/streams/{thread_id}", headers=headers) as r:
-        if r.status_code != 200:
-            return r.status_code
-        async for event_id, event in _events(r):
-            seen.ids.append(event_id)
-            seen.events.append(event)
-    return 200
-
-
-def _check_once_in_order(seen: Events) -> None:
-    runs = {event_id.partition(".")[0] for event_id in seen.ids}
-    assert len(runs) == 1, seen.ids
-    numbers = [int(event_id.partition(".")[2]) for event_id in seen.ids]
-    assert numbers == list(range(1, len(numbers) + 1)), numbers
-
-
-async def _stored_answer(stack: Stack, user: GatewayUser, thread_id: str) -> list[dict[str, Any]]:
-    status, items = await store_items(stack, user.user_id, thread_id)
-    assert status == 200
-    return items
 
 
 async def test_a_cut_connection_resumes_with_every_event_once_and_the_whole_answer(
@@ -140,16 +52,16 @@ async def test_a_cut_connection_resumes_with_every_event_once_and_the_whole_answ
             seen = Events()
             http = user.http
             # A network drop, mid-answer: the proxy resets both connections.
-            thread_id = await _ask_until(http, proxy.url, seen, deltas=5, cut=proxy.reset)
+            thread_id = await ask_until(http, proxy.url, seen, deltas=5, cut=proxy.reset)
             assert thread_id and seen.text()
             cut_at = len(seen.ids)
-            assert await _resume(http, stack.gateway, thread_id, seen) == 200
+            assert await resume(http, stack.gateway, thread_id, seen) == 200
             assert len(seen.ids) > cut_at
-            _check_once_in_order(seen)
+            check_once_in_order(seen)
             assert seen.events[-1]["type"] != "error", seen.events[-1]
             whole = seen.done_text()
             assert whole and seen.text() == whole  # every delta once: they add up to it
-            items = await _stored_answer(stack, user, thread_id)
+            items = await stored_answer(stack, user, thread_id)
             saved = [i for i in items if i["type"] == "assistant_message"]
             assert "".join(p["text"] for i in saved for p in i["content"]) == whole
             assert not any(CANCEL_NOTE in str(i.get("content")) for i in items)
@@ -165,9 +77,9 @@ async def test_the_answer_resumes_through_another_gateway_replica(stack: Stack) 
             http = user.http
             # The replica that served the stream dies mid-answer.
             kill = lambda: stack.kill("gateway")  # noqa: E731
-            thread_id = await _ask_until(http, stack.gateway, seen, deltas=3, cut=kill)
-            assert await _resume(http, other.url, thread_id, seen) == 200
-            _check_once_in_order(seen)
+            thread_id = await ask_until(http, stack.gateway, seen, deltas=3, cut=kill)
+            assert await resume(http, other.url, thread_id, seen) == 200
+            check_once_in_order(seen)
             whole = seen.done_text()
             assert whole and seen.text() == whole
     finally:
@@ -183,7 +95,7 @@ async def test_stop_is_explicit_and_keeps_the_partial_answer(stack: Stack) -> No
             "POST", "/assistant/chatkit", json=body, headers=RESUMABLE
         ) as response:
             stopped = None
-            async for event_id, event in _events(response):
+            async for event_id, event in events_of(response):
                 seen.ids.append(event_id)
                 seen.events.append(event)
                 if stopped is None and seen.text():
@@ -192,7 +104,7 @@ async def test_stop_is_explicit_and_keeps_the_partial_answer(stack: Stack) -> No
         assert stopped is not None and stopped.status_code == 200
         assert stopped.json() == {"stopped": True}
         assert not seen.done_text(), "the answer ran to its end"
-        items = await _stored_answer(stack, user, thread_id)
+        items = await stored_answer(stack, user, thread_id)
         assert CANCEL_NOTE in str(items[-1]["content"])
         again = await user.http.post(f"/chatkit/streams/{thread_id}/stop")
         assert again.json() == {"stopped": False}
@@ -201,11 +113,11 @@ async def test_stop_is_explicit_and_keeps_the_partial_answer(stack: Stack) -> No
 async def test_nobody_resuming_within_the_grace_period_cancels_the_answer(stack: Stack) -> None:
     async with GatewayUser(stack.gateway) as user:
         seen = Events()
-        thread_id = await _ask_until(user.http, stack.gateway, seen, deltas=2)
+        thread_id = await ask_until(user.http, stack.gateway, seen, deltas=2)
         hung_up = time.monotonic()  # leaving `_ask_until` closed the response
 
         async def cancelled() -> list[dict[str, Any]] | None:
-            items = await _stored_answer(stack, user, thread_id)
+            items = await stored_answer(stack, user, thread_id)
             return items if CANCEL_NOTE in str(items[-1].get("content")) else None
 
         items = await until(cancelled, what="the answer cancelled after the grace period")
@@ -213,14 +125,14 @@ async def test_nobody_resuming_within_the_grace_period_cancels_the_answer(stack:
         assert not seen.done_text()
         assert [i["type"] for i in items].count("assistant_message") == 1
         # Past the end, the events stay for a while: a late reader gets the rest, then the end.
-        assert await _resume(user.http, stack.gateway, thread_id, seen) == 200
-        _check_once_in_order(seen)
+        assert await resume(user.http, stack.gateway, thread_id, seen) == 200
+        check_once_in_order(seen)
 
 
 async def test_another_users_answer_cannot_be_resumed_or_stopped(stack: Stack) -> None:
     async with GatewayUser(stack.gateway) as owner, GatewayUser(stack.gateway) as other:
         seen = Events()
-        thread_id = await _ask_until(owner.http, stack.gateway, seen, deltas=1)
+        thread_id = await ask_until(owner.http, stack.gateway, seen, deltas=1)
         resumed = await other.http.get(f"/chatkit/streams/{thread_id}")
         assert resumed.status_code == 404 and resumed.json()["error"]["message"]
         stopped = await other.http.post(f"/chatkit/streams/{thread_id}/stop")
@@ -231,8 +143,8 @@ async def test_another_users_answer_cannot_be_resumed_or_stopped(stack: Stack) -
         direct = await other.http.get(f"{chat}/chatkit/streams/{thread_id}", headers=headers)
         assert direct.status_code == 204
         # The owner still gets the rest.
-        assert await _resume(owner.http, stack.gateway, thread_id, seen) == 200
-        _check_once_in_order(seen)
+        assert await resume(owner.http, stack.gateway, thread_id, seen) == 200
+        check_once_in_order(seen)
         assert seen.done_text()
 
 

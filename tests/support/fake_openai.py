@@ -9,9 +9,12 @@ streams it in the real wire format (SSE events / chunks) and is recorded for ass
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import threading
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +63,9 @@ class FakeOpenAI:
     """What the next transcription requests answer: a text, or an HTTP status to fail with."""
     uploads: list[AudioUpload] = field(default_factory=list)
     """The transcription requests received, in order."""
+    hold: threading.Event | None = None
+    """When set here, a streamed Responses answer pauses after its first text delta until
+    the event is set (a test acts mid-answer)."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, *parts: Text | ToolCall) -> None:
@@ -120,9 +126,15 @@ class FakeOpenAI:
         if not body.get("stream"):
             return JSONResponse(final)
         return StreamingResponse(
-            _sse(self._response_events(response_id, body, output, final)),
+            self._held(_sse(self._response_events(response_id, body, output, final))),
             media_type="text/event-stream",
         )
+
+    async def _held(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for frame in frames:
+            yield frame
+            if self.hold is not None and b'"response.output_text.delta"' in frame:
+                await asyncio.to_thread(self.hold.wait, 60)
 
     def _output_item(self, part: Text | ToolCall) -> dict[str, Any]:
         if isinstance(part, Text):

@@ -114,6 +114,7 @@ def platform(
             "CHAT_OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms),
             "CHAT_LOG_LEVEL": "warning",
             "USER_ASSERTION_PUBLIC_KEY": public_key,
+            "CHAT_REDIS_PREFIX": f"chat:{secrets.token_hex(4)}:",
         },
         "gateway": {
             "GATEWAY_CHAT_URL": base["chat"],

@@ -9,14 +9,18 @@ unique store ids.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from chatkit.types import AssistantMessageContentPartTextDelta as TextDelta
+from chatkit.types import ThreadItemDoneEvent, ThreadItemUpdatedEvent
 
-from tests.integration.chat.conftest import chat_service, stored_items
+from shared.contracts.chat import RESUMABLE_HEADER
+from tests.integration.chat.conftest import EVENTS, chat_service, stored_items, user_input
 from tests.support.fake_openai import FakeOpenAI, Text, ToolCall
 from tests.support.servers import serve
 
@@ -38,7 +42,11 @@ HANDOFF = ToolCall("transfer_to_book_assistant", {})
 def fake() -> Iterator[tuple[FakeOpenAI, str]]:
     model = FakeOpenAI()
     with serve(model.app) as url:
-        yield model, f"{url}/v1"
+        try:
+            yield model, f"{url}/v1"
+        finally:
+            if model.hold is not None:
+                model.hold.set()  # a held answer must not outlive its test
 
 
 def new_user() -> str:
@@ -301,6 +309,67 @@ async def test_litellm_streams_the_answer_into_the_chatkit_stream(
 
     # the bundled cost map, not GitHub's (providers.py sets LITELLM_LOCAL_MODEL_COST_MAP)
     assert get_model_cost_map_source_info()["source"] == "local"
+
+
+def _numbered(raw: str) -> list[tuple[str, Any]]:
+    """(id, event) of every frame of a resumable stream, decoded with the SDK's types."""
+    frames = []
+    for block in raw.split("\n\n"):
+        if block.strip():
+            head, _, data = block.partition("\ndata: ")
+            assert head.startswith("id: "), block
+            frames.append((head[4:], EVENTS.validate_json(data)))
+    return frames
+
+
+async def test_a_resumable_responses_api_answer_survives_a_dropped_connection(
+    fake: tuple[FakeOpenAI, str], store_url: str, retrieval_url: str, database_url: str
+) -> None:
+    model, base_url = fake
+    model.hold = threading.Event()  # the answer pauses after its first delta
+    answer = "A magic link expires after ten minutes; ask for a new one when it has."
+    model.add(HANDOFF)
+    model.add(Text(answer))
+    settings = {"model_provider": "openai", "openai_api_key": "sk-fake"}
+    with chat_service(store_url, retrieval_url, openai_base_url=base_url, **settings) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            user = new_user()
+            body = {
+                "type": "threads.create",
+                "params": {"input": user_input("How long is a magic link valid?")},
+                "metadata": READER,
+            }
+            headers = {"x-user-id": user, RESUMABLE_HEADER: "1"}
+            raw = ""
+            async with http.stream("POST", "/chatkit", json=body, headers=headers) as response:
+                async for chunk in response.aiter_text():
+                    raw += chunk
+                    if "text_delta" in raw and raw.endswith("\n\n"):
+                        break  # the connection drops mid-answer
+            before = _numbered(raw)
+            model.hold.set()
+            thread_id = before[0][1].thread.id
+            resumed = await http.get(
+                f"/chatkit/streams/{thread_id}",
+                headers={"x-user-id": user, "last-event-id": before[-1][0]},
+            )
+            assert resumed.status_code == 200
+            frames = before + _numbered(resumed.text)
+    run = frames[0][0].partition(".")[0]
+    assert [i for i, _ in frames] == [f"{run}.{n}" for n in range(1, len(frames) + 1)]
+    deltas = [
+        e.update.delta
+        for _, e in frames
+        if isinstance(e, ThreadItemUpdatedEvent) and isinstance(e.update, TextDelta)
+    ]
+    done = [
+        e.item
+        for _, e in frames
+        if isinstance(e, ThreadItemDoneEvent) and e.item.type == "assistant_message"
+    ]
+    assert "".join(deltas) == answer and done[0].content[0].text == answer
+    items = await stored_items(database_url, user, thread_id)
+    assert [i["content"][0]["text"] for i in items if i["type"] == "assistant_message"] == [answer]
 
 
 def test_litellm_calls_get_the_model_timeout() -> None:
