@@ -85,12 +85,19 @@ def _body(thread_id: str | None, n: int) -> dict[str, Any]:
     }
 
 
-async def _ask(http: httpx.AsyncClient, user: str, body: dict[str, Any]) -> tuple[float, str]:
-    """(ms to the first text delta, thread id) for one request."""
+async def _ask(
+    http: httpx.AsyncClient,
+    user: str,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    url: str = "/chatkit",
+) -> tuple[float, str]:
+    """(ms to the first text delta, thread id) for one request, read to its end."""
     started = time.perf_counter()
     first: float | None = None
     thread_id = ""
-    async with http.stream("POST", "/chatkit", json=body, headers={"x-user-id": user}) as r:
+    headers = {"x-user-id": user, **(headers or {})}
+    async with http.stream("POST", url, json=body, headers=headers) as r:
         r.raise_for_status()
         async for line in r.aiter_lines():
             if first is None and DELTA in line.encode():
@@ -124,7 +131,9 @@ async def _measure(url: str) -> dict[str, list[float]]:
 
 
 @contextmanager
-def _services(book: Path, data: Path) -> Iterator[str]:
+def backends(book: Path, data: Path) -> Iterator[dict[str, str]]:
+    """A store (a fresh database) and a retrieval service with `book` ingested, as long as
+    the block runs; yields the environment of a chat service using them."""
     with ExitStack() as stack:
         admin = stack.enter_context(admin_url())
         database = stack.enter_context(fresh_database(admin))
@@ -140,7 +149,7 @@ def _services(book: Path, data: Path) -> Iterator[str]:
             "HF_HUB_OFFLINE": "1",
         }
         retrieval = stack.enter_context(running("retrieval", retrieval_env, ready_timeout=180))
-        chat_env = {
+        yield {
             **OFFLINE,
             "CHAT_STORE_URL": store.url,
             "CHAT_RETRIEVAL_URL": retrieval.url,
@@ -148,7 +157,11 @@ def _services(book: Path, data: Path) -> Iterator[str]:
             "CHAT_OFFLINE_TOKEN_DELAY_MS": "0",
             "CHAT_LOG_LEVEL": "warning",
         }
-        chat = stack.enter_context(running("chat", chat_env))
+
+
+@contextmanager
+def _services(book: Path, data: Path) -> Iterator[str]:
+    with backends(book, data) as chat_env, running("chat", chat_env) as chat:
         yield chat.url
 
 

@@ -27,13 +27,11 @@ import httpx
 import psutil
 import redis
 
-from bench.chat_bench import CORPUS, DELTA, _body, _write_book
+from bench.chat_bench import _ask, _body, _write_book, backends
 from bench.config import scaled
-from bench.monolith.process import OFFLINE
 from bench.stats import Row, latency_rows, median
 from shared.contracts.chat import RESUMABLE_HEADER
 from tests.fault.redis_server import RedisServer
-from tests.support.postgres import admin_url, fresh_database
 from tests.support.processes import ServiceProcess, running
 
 N = scaled(30, 5, "BENCH_RESUME_N")
@@ -58,25 +56,13 @@ class Side:
 
 async def _answer(http: httpx.AsyncClient, side: Side, n: int, *, record: bool = True) -> None:
     user = f"bench_{uuid.uuid4().hex[:10]}"
-    headers = {"x-user-id": user, **side.headers}
     started = time.perf_counter()
-    first, thread_id = None, ""
-    async with http.stream(
-        "POST", f"{side.chat.url}/chatkit", json=_body(None, n), headers=headers
-    ) as r:
-        r.raise_for_status()
-        async for line in r.aiter_lines():
-            if first is None and DELTA in line.encode():
-                first = (time.perf_counter() - started) * 1000
-            if not thread_id and '"thread.created"' in line:
-                thread_id = line.split('"id":"', 1)[1].split('"', 1)[0]
-    if first is None:
-        raise RuntimeError(f"{side.name}: no text delta")
-    if not record:
-        return
-    side.first_ms.append(first)
-    side.whole_ms.append((time.perf_counter() - started) * 1000)
-    side.threads.append((user, thread_id))
+    url = f"{side.chat.url}/chatkit"
+    first_ms, thread_id = await _ask(http, user, _body(None, n), side.headers, url)
+    if record:
+        side.first_ms.append(first_ms)
+        side.whole_ms.append((time.perf_counter() - started) * 1000)
+        side.threads.append((user, thread_id))
 
 
 async def _round(sides: list[Side]) -> None:
@@ -117,28 +103,9 @@ def _calls(client: redis.Redis) -> int:
 
 @contextmanager
 def _chats(book: Path, data: Path, redis_url: str) -> Iterator[tuple[ServiceProcess, ...]]:
-    with ExitStack() as stack:
-        admin = stack.enter_context(admin_url())
-        database = stack.enter_context(fresh_database(admin))
-        store = stack.enter_context(
-            running("store", {"STORE_DATABASE_URL": database, "STORE_LOG_LEVEL": "warning"})
-        )
-        retrieval_env = {
-            "RETRIEVAL_DATA_DIR": str(data),
-            "RETRIEVAL_INGEST_ON_START": str(book),
-            "RETRIEVAL_INGEST_CORPUS": CORPUS,
-            "RETRIEVAL_LOG_LEVEL": "warning",
-            "RETRIEVAL_REDIS_URL": "",
-            "HF_HUB_OFFLINE": "1",
-        }
-        retrieval = stack.enter_context(running("retrieval", retrieval_env, ready_timeout=180))
-        env = {
-            **OFFLINE,
-            "CHAT_STORE_URL": store.url,
-            "CHAT_RETRIEVAL_URL": retrieval.url,
-            "CHAT_CORPUS": CORPUS,
-            "CHAT_OFFLINE_TOKEN_DELAY_MS": "0",
-            "CHAT_LOG_LEVEL": "warning",
+    """A chat service without Redis, and two sharing answers through `redis_url`."""
+    with backends(book, data) as base, ExitStack() as stack:
+        env = base | {
             "CHAT_RESUME_KEEP_S": "600",  # every answer still there to be replayed
             "CHAT_REDIS_URL": "",
             "REDIS_URL": "",

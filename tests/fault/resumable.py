@@ -109,3 +109,26 @@ async def stored_answer(stack: Stack, user: GatewayUser, thread_id: str) -> list
     status, items = await store_items(stack, user.user_id, thread_id)
     assert status == 200
     return items
+
+
+async def stop_through(stack: Stack, user: GatewayUser, gateway: str) -> None:
+    """Ask QUESTION as a resumable answer through the stack's gateway; once text arrived,
+    stop it through `gateway`: the stop answers once the partial reply is saved, the stream
+    ends short of the whole answer, and a second stop finds nothing running."""
+    seen = Events()
+    body = {"query": QUESTION, "context": {"page_context": BOOK_PAGE}}
+    thread_id, stopped = "", None
+    async with user.http.stream("POST", "/assistant/chatkit", json=body, headers=RESUMABLE) as r:
+        async for event_id, event in events_of(r):
+            seen.ids.append(event_id)
+            seen.events.append(event)
+            if stopped is None and seen.text():
+                thread_id = seen.events[0]["thread"]["id"]
+                stopped = await user.http.post(f"{gateway}/chatkit/streams/{thread_id}/stop")
+    assert stopped is not None and stopped.status_code == 200
+    assert stopped.json() == {"stopped": True}
+    assert not seen.done_text(), "the answer ran to its end"
+    items = await stored_answer(stack, user, thread_id)
+    assert CANCEL_NOTE in str(items[-1]["content"])  # saved before the stop answered
+    again = await user.http.post(f"{gateway}/chatkit/streams/{thread_id}/stop")
+    assert again.json() == {"stopped": False}

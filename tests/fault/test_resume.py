@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import BOOK_PAGE, GatewayUser, user_input
+from tests.fault.gateway_user import GatewayUser, user_input
 from tests.fault.resumable import (
     CANCEL_NOTE,
     QUESTION,
@@ -20,8 +20,8 @@ from tests.fault.resumable import (
     Events,
     ask_until,
     check_once_in_order,
-    events_of,
     resume,
+    stop_through,
     stored_answer,
 )
 from tests.support.processes import start_service
@@ -89,25 +89,7 @@ async def test_the_answer_resumes_through_another_gateway_replica(stack: Stack) 
 
 async def test_stop_is_explicit_and_keeps_the_partial_answer(stack: Stack) -> None:
     async with GatewayUser(stack.gateway) as user:
-        seen = Events()
-        body = {"query": QUESTION, "context": {"page_context": BOOK_PAGE}}
-        async with user.http.stream(
-            "POST", "/assistant/chatkit", json=body, headers=RESUMABLE
-        ) as response:
-            stopped = None
-            async for event_id, event in events_of(response):
-                seen.ids.append(event_id)
-                seen.events.append(event)
-                if stopped is None and seen.text():
-                    thread_id = seen.events[0]["thread"]["id"]
-                    stopped = await user.http.post(f"/chatkit/streams/{thread_id}/stop")
-        assert stopped is not None and stopped.status_code == 200
-        assert stopped.json() == {"stopped": True}
-        assert not seen.done_text(), "the answer ran to its end"
-        items = await stored_answer(stack, user, thread_id)
-        assert CANCEL_NOTE in str(items[-1]["content"])
-        again = await user.http.post(f"/chatkit/streams/{thread_id}/stop")
-        assert again.json() == {"stopped": False}
+        await stop_through(stack, user, stack.gateway)
 
 
 async def test_nobody_resuming_within_the_grace_period_cancels_the_answer(stack: Stack) -> None:

@@ -13,17 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import BOOK_PAGE, GatewayUser
+from tests.fault.gateway_user import GatewayUser
 from tests.fault.redis_server import RedisServer
 from tests.fault.resumable import (
     CANCEL_NOTE,
-    QUESTION,
-    RESUMABLE,
     Events,
     ask_until,
     check_once_in_order,
     events_of,
     resume,
+    stop_through,
     stored_answer,
 )
 from tests.support.processes import ServiceProcess, start_service
@@ -116,28 +115,8 @@ async def test_an_answer_run_by_one_replica_resumes_through_the_other(replicas: 
 
 
 async def test_a_stop_through_the_other_replica_stops_the_answer(replicas: Replicas) -> None:
-    stack = replicas.stack
-    async with GatewayUser(stack.gateway) as user:
-        seen = Events()
-        body = {"query": QUESTION, "context": {"page_context": BOOK_PAGE}}
-        async with user.http.stream(
-            "POST", "/assistant/chatkit", json=body, headers=RESUMABLE
-        ) as response:
-            stopped = None
-            async for event_id, event in events_of(response):
-                seen.ids.append(event_id)
-                seen.events.append(event)
-                if stopped is None and seen.text():
-                    thread_id = seen.events[0]["thread"]["id"]
-                    other = replicas.other_gateway.url
-                    stopped = await user.http.post(f"{other}/chatkit/streams/{thread_id}/stop")
-        assert stopped is not None and stopped.status_code == 200
-        assert stopped.json() == {"stopped": True}
-        assert not seen.done_text(), "the answer ran to its end"
-        items = await stored_answer(stack, user, thread_id)
-        assert CANCEL_NOTE in str(items[-1]["content"])  # saved before the stop answered
-        again = await user.http.post(f"{other}/chatkit/streams/{thread_id}/stop")
-        assert again.json() == {"stopped": False}
+    async with GatewayUser(replicas.stack.gateway) as user:
+        await stop_through(replicas.stack, user, replicas.other_gateway.url)
 
 
 async def test_another_users_answer_is_not_found_on_the_other_replica(replicas: Replicas) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
@@ -42,9 +43,17 @@ async def prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
-def _replica(prefix: str, limits: StreamLimits) -> Runs:
+@asynccontextmanager
+async def _replicas(prefix: str, limits: StreamLimits) -> AsyncIterator[tuple[Runs, Runs]]:
+    """Two replicas' `Runs` sharing answers through Redis under `prefix`."""
     bounds = SharedLimits(timeout_s=1.0, lease_s=2.0, max_remote_readers=4)
-    return Runs(limits, SharedRuns(REDIS_URL, prefix, limits, bounds))
+    one = Runs(limits, SharedRuns(REDIS_URL, prefix, limits, bounds))
+    two = Runs(limits, SharedRuns(REDIS_URL, prefix, limits, bounds))
+    try:
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()
 
 
 async def _frames(
@@ -77,8 +86,7 @@ async def _found(runs: Runs, thread_id: str) -> tuple[Readable, int]:
 async def test_a_message_on_an_existing_thread_is_found_from_the_other_replica(
     prefix: str,
 ) -> None:
-    one, two = _replica(prefix, _limits()), _replica(prefix, _limits())
-    try:
+    async with _replicas(prefix, _limits()) as (one, two):
         gate = asyncio.Event()
         run = await one.start(USER, THREAD, _frames(5, gate=gate))  # add_user_message
         remote, after = await _found(two, THREAD)
@@ -93,17 +101,13 @@ async def test_a_message_on_an_existing_thread_is_found_from_the_other_replica(
             await two.find("someone_else", THREAD, None)
         with pytest.raises(NotFoundError):
             await two.find(USER, "thr_other", f"{run.id}.1")
-    finally:
-        await one.close()
-        await two.close()
 
 
 async def test_frames_trimmed_from_the_buffer_are_gone_on_the_other_replica_too(
     prefix: str,
 ) -> None:
     limits = _limits(max_bytes=10_000)
-    one, two = _replica(prefix, limits), _replica(prefix, limits)
-    try:
+    async with _replicas(prefix, limits) as (one, two):
         run = await one.start(USER, THREAD, _frames(60, size=500))
         await asyncio.wait_for(_read(run.read(run.first - 1)), 10)
         assert run.first > 1  # the oldest frames were dropped
@@ -114,17 +118,13 @@ async def test_frames_trimmed_from_the_buffer_are_gone_on_the_other_replica_too(
         remote, after = await two.find(USER, THREAD, f"{run.id}.{run.first - 1}")
         frames = await _read(remote.read(after))
         assert len(frames) == run.last - run.first + 1
-    finally:
-        await one.close()
-        await two.close()
 
 
 async def test_a_reader_on_the_other_replica_keeps_the_answer_from_being_cancelled(
     prefix: str,
 ) -> None:
     limits = _limits(grace_s=1.0)
-    one, two = _replica(prefix, limits), _replica(prefix, limits)
-    try:
+    async with _replicas(prefix, limits) as (one, two):
         gate = asyncio.Event()
         run = await one.start(USER, THREAD, _frames(3, gate=gate))
         remote, after = await _found(two, THREAD)
@@ -138,9 +138,6 @@ async def test_a_reader_on_the_other_replica_keeps_the_answer_from_being_cancell
         frames = await asyncio.wait_for(reading, 10)
         assert len(frames) == 3
         assert not run.task.cancelled()
-    finally:
-        await one.close()
-        await two.close()
 
 
 def test_a_malformed_last_event_id_names_nothing() -> None:
