@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -85,17 +85,28 @@ def _body(thread_id: str | None, n: int) -> dict[str, Any]:
     }
 
 
+class Asked(NamedTuple):
+    """What one streamed request gave."""
+
+    first_ms: float
+    """Time to the first text delta."""
+    thread_id: str
+    """The thread a `threads.create` made (empty for other requests)."""
+    run_id: str
+    """The run of a resumable answer, from its event ids (empty when not resumable)."""
+
+
 async def _ask(
     http: httpx.AsyncClient,
     user: str,
     body: dict[str, Any],
     headers: dict[str, str] | None = None,
     url: str = "/chatkit",
-) -> tuple[float, str]:
-    """(ms to the first text delta, thread id) for one request, read to its end."""
+) -> Asked:
+    """One request, read to its end."""
     started = time.perf_counter()
     first: float | None = None
-    thread_id = ""
+    thread_id = run_id = ""
     headers = {"x-user-id": user, **(headers or {})}
     async with http.stream("POST", url, json=body, headers=headers) as r:
         r.raise_for_status()
@@ -104,17 +115,19 @@ async def _ask(
                 first = (time.perf_counter() - started) * 1000
             if not thread_id and '"thread.created"' in line:
                 thread_id = line.split('"id":"', 1)[1].split('"', 1)[0]
+            if not run_id and line.startswith("id: "):
+                run_id = line[4:].partition(".")[0]
     if first is None:
         raise RuntimeError(f"no text delta in the reply to {body['type']}")
-    return first, thread_id
+    return Asked(first, thread_id, run_id)
 
 
 async def _conversation(http: httpx.AsyncClient, turns: int, warmup: int = 0) -> list[float]:
     user = f"bench_{uuid.uuid4().hex[:10]}"
-    _, thread_id = await _ask(http, user, _body(None, 0))
+    thread_id = (await _ask(http, user, _body(None, 0))).thread_id
     samples = []
     for n in range(warmup + turns):
-        ms, _ = await _ask(http, user, _body(thread_id, n + 1))
+        ms = (await _ask(http, user, _body(thread_id, n + 1))).first_ms
         if n >= warmup:
             samples.append(ms)
     return samples

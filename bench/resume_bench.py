@@ -50,19 +50,19 @@ class Side:
     first_ms: list[float] = field(default_factory=list)
     whole_ms: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)
-    threads: list[tuple[str, str]] = field(default_factory=list)
-    """(user, thread) of every answer, to read back."""
+    threads: list[tuple[str, str, str]] = field(default_factory=list)
+    """(user, thread, run) of every answer, to read back."""
 
 
 async def _answer(http: httpx.AsyncClient, side: Side, n: int, *, record: bool = True) -> None:
     user = f"bench_{uuid.uuid4().hex[:10]}"
     started = time.perf_counter()
     url = f"{side.chat.url}/chatkit"
-    first_ms, thread_id = await _ask(http, user, _body(None, n), side.headers, url)
+    asked = await _ask(http, user, _body(None, n), side.headers, url)
     if record:
-        side.first_ms.append(first_ms)
+        side.first_ms.append(asked.first_ms)
         side.whole_ms.append((time.perf_counter() - started) * 1000)
-        side.threads.append((user, thread_id))
+        side.threads.append((user, asked.thread_id, asked.run_id))
 
 
 async def _round(sides: list[Side]) -> None:
@@ -79,14 +79,15 @@ async def _round(sides: list[Side]) -> None:
             side.cpu_ms.append(used * 1000 / N)
 
 
-async def _replay_ms(url: str, threads: list[tuple[str, str]]) -> list[float]:
+async def _replay_ms(url: str, threads: list[tuple[str, str, str]]) -> list[float]:
     """Time to read each finished answer again from its start, through `url`."""
     samples = []
     async with httpx.AsyncClient(timeout=60) as http:
-        for user, thread_id in threads:
+        for user, thread_id, run_id in threads:
             started = time.perf_counter()
+            headers = {"x-user-id": user, "last-event-id": f"{run_id}.0"}
             async with http.stream(
-                "GET", f"{url}/chatkit/streams/{thread_id}", headers={"x-user-id": user}
+                "GET", f"{url}/chatkit/streams/{thread_id}", headers=headers
             ) as r:
                 if r.status_code != 200:
                     raise RuntimeError(f"replay of {thread_id}: {r.status_code}")

@@ -262,18 +262,27 @@ class Runs:
     ) -> tuple[Readable, int]:
         """The run a reader resumes (this replica's, else another's through Redis) and the
         number of the last frame it has. `NotFoundError` when there is none of this user on
-        this thread, `Gone` when the frames after that one are no longer kept."""
-        run_id, after = parse_event_id(last_event_id)
+        this thread (or, without `last_event_id`, none still running: the thread holds the
+        whole answer), `Gone` when the frames after that one are no longer kept."""
+        named, after = parse_event_id(last_event_id)
+        run_id = named
         if run_id is None and self.shared is not None:
             run_id = await self.shared.newest(thread_id)  # perhaps another replica's
-        run = self._by_id.get(run_id) if run_id else self._by_thread.get(thread_id)
-        if run is None and run_id is not None and self.shared is not None:
-            return await self.shared.find(user_id, thread_id, run_id, after), after
-        if run is None or run.user_id != user_id or run.thread_id != thread_id:
+        local = self._by_id.get(run_id) if run_id else self._by_thread.get(thread_id)
+        found: Readable
+        if local is not None and local.user_id == user_id and local.thread_id == thread_id:
+            if after + 1 < local.first:
+                kept = f"{local.id}.{local.first}"
+                raise Gone(f"The events before {kept} are no longer kept; read the thread.")
+            found, done = local, local.done
+        elif local is None and run_id is not None and self.shared is not None:
+            remote = await self.shared.find(user_id, thread_id, run_id, after)
+            found, done = remote, remote.done
+        else:
             raise NotFoundError(f"No answer to resume on thread {thread_id}.")
-        if after + 1 < run.first:
-            raise Gone(f"The events after {run.id}.{after} are no longer kept; read the thread.")
-        return run, after
+        if named is None and done:
+            raise NotFoundError(f"The answer on thread {thread_id} has ended; read the thread.")
+        return found, after
 
     async def stop(self, user_id: str, thread_id: str) -> bool:
         """Stop the user's answer running on the thread, on whichever replica runs it, once

@@ -205,8 +205,12 @@ class UpstreamCall:
         keepalive: Callable[[], Awaitable[None]] | None = None,
         method: str = "POST",
         path: str = CHATKIT_PATH,
+        outlives_client: bool = False,
     ) -> None:
+        """`outlives_client`: the call runs to its end even when the client left (a stop,
+        which a page reloaded right after it must not take back); otherwise it is cancelled."""
         self.upstream = upstream
+        self.outlives_client = outlives_client
         self.method = method
         self.path = path
         self.body = body
@@ -219,7 +223,9 @@ class UpstreamCall:
         task = asyncio.current_task()
         assert task is not None
         relay = _Relay(task)
-        watcher = asyncio.create_task(_watch_for_disconnect(receive, relay))
+        watcher = None
+        if not self.outlives_client:
+            watcher = asyncio.create_task(_watch_for_disconnect(receive, relay))
         try:
             try:
                 started = time.perf_counter()
@@ -232,7 +238,8 @@ class UpstreamCall:
                     await self._relay(response, send, relay)
             finally:
                 relay.finished = True
-                watcher.cancel()
+                if watcher is not None:
+                    watcher.cancel()
         except asyncio.CancelledError:
             if (relay.disconnected or relay.stalled) and task.uncancel() == 0:
                 reason = "client_disconnect" if relay.disconnected else "stalled_reader"

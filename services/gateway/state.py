@@ -106,7 +106,7 @@ class Gateway:
         await self.check_owned(user_id, Forward(None, streaming=False, thread_ids=[thread_id]))
         headers = self._upstream_headers(request, user_id)
         path = STOP_PATH.format(thread_id=thread_id)
-        return UpstreamCall(self.chat, b"", headers, self.clock, path=path)
+        return UpstreamCall(self.chat, b"", headers, self.clock, path=path, outlives_client=True)
 
     def _upstream_headers(self, request: Request, user_id: str) -> dict[str, str]:
         return {

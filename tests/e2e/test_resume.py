@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import open_client
-from tests.fault.gateway_user import COOKIE
+from tests.fault.gateway_user import COOKIE, store_items
 from tests.support.stack import Stack, platform
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -51,8 +52,7 @@ async def proxied_page(browser: Any, slow_stack: Stack) -> AsyncIterator[tuple[A
 
 
 async def _stored_answer(page: Any, stack: Stack, thread_id: str) -> str:
-    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
-    user_id = cookies[COOKIE].partition(".")[0]
+    user_id = await _user_id(page)
     async with httpx.AsyncClient() as http:
         response = await http.get(
             f"{stack.url('store')}/v1/threads/{thread_id}/items",
@@ -66,6 +66,11 @@ async def _stored_answer(page: Any, stack: Stack, thread_id: str) -> str:
         if item["type"] == "assistant_message"
         for part in item["content"]
     )
+
+
+async def _user_id(page: Any) -> str:
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    return cookies[COOKIE].partition(".")[0]
 
 
 async def _thread_id(page: Any) -> str:
@@ -114,3 +119,39 @@ async def test_a_page_reloaded_mid_answer_shows_the_answer_going_on(
     assert await page.locator(".msg.user").count() == 1
     assert await page.locator(ASSISTANT).count() == 1
     assert stored and _words(shown) == _words(stored)
+
+
+async def test_a_stop_pressed_before_the_new_thread_is_named_stops_the_answer(
+    proxied_page: tuple[Any, TcpProxy], slow_stack: Stack
+) -> None:
+    """Stop pressed while nothing of the answer has arrived (its thread's id unknown to the
+    page): the page stops it as soon as the stream names the thread, rather than dropping
+    a connection the answer would outlive."""
+    page, proxy = proxied_page
+    user_id = await _user_id(page)
+
+    async def asked() -> str:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(
+                f"{slow_stack.url('store')}/v1/threads",
+                params={"limit": 5},
+                headers=slow_stack.acting_for(user_id),
+            )
+        threads = response.json()["data"]
+        return str(threads[0]["id"]) if threads else ""
+
+    proxy.hold_replies()  # the answer starts on the server; the page sees nothing of it
+    try:
+        await page.fill("#question", "What does the offline model do with my question?")
+        await page.click("#send")
+        thread_id = await until(asked, what="the question saved on the server")
+        await page.click("#stop")
+    finally:
+        proxy.release_replies()
+    await page.wait_for_selector(".msg.notice >> text=Stopped")
+
+    async def stopped() -> bool:
+        _, items = await store_items(slow_stack, user_id, thread_id)
+        return any("The user cancelled the stream" in str(i.get("content")) for i in items)
+
+    assert await until(stopped, what="the answer stopped on the server, its note saved")

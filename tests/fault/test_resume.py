@@ -5,6 +5,7 @@ grace period cancels the answer and keeps its partial reply."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fault.conftest import StackFactory
-from tests.fault.gateway_user import GatewayUser, user_input
+from tests.fault.gateway_user import BOOK_PAGE, COOKIE, GatewayUser, user_input
 from tests.fault.resumable import (
     CANCEL_NOTE,
     QUESTION,
@@ -20,6 +21,7 @@ from tests.fault.resumable import (
     Events,
     ask_until,
     check_once_in_order,
+    events_of,
     resume,
     stop_through,
     stored_answer,
@@ -65,6 +67,9 @@ async def test_a_cut_connection_resumes_with_every_event_once_and_the_whole_answ
             saved = [i for i in items if i["type"] == "assistant_message"]
             assert "".join(p["text"] for i in saved for p in i["content"]) == whole
             assert not any(CANCEL_NOTE in str(i.get("content")) for i in items)
+            # Ended: without an event id there is nothing to resume (the thread has it all).
+            again = await user.http.get(f"/chatkit/streams/{thread_id}")
+            assert again.status_code == 204
     finally:
         proxy.stop()
 
@@ -90,6 +95,37 @@ async def test_the_answer_resumes_through_another_gateway_replica(stack: Stack) 
 async def test_stop_is_explicit_and_keeps_the_partial_answer(stack: Stack) -> None:
     async with GatewayUser(stack.gateway) as user:
         await stop_through(stack, user, stack.gateway)
+
+
+async def test_a_stop_whose_client_left_at_once_still_stops_the_answer(stack: Stack) -> None:
+    """A page reloaded right after its stop: the stop request's connection closes before
+    its answer, and the gateway still carries it through."""
+    async with GatewayUser(stack.gateway) as user:
+        seen = Events()
+        body = {"query": QUESTION, "context": {"page_context": BOOK_PAGE}}
+        async with user.http.stream(
+            "POST", "/assistant/chatkit", json=body, headers=RESUMABLE
+        ) as response:
+            sent = False
+            async for event_id, event in events_of(response):
+                seen.ids.append(event_id)
+                seen.events.append(event)
+                if seen.text() and not sent:
+                    thread_id = seen.events[0]["thread"]["id"]
+                    port = stack.services["gateway"].port
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(
+                        f"POST /chatkit/streams/{thread_id}/stop HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1:{port}\r\n"
+                        f"Cookie: {COOKIE}={user.http.cookies[COOKIE]}\r\n"
+                        "Content-Length: 0\r\n\r\n".encode()
+                    )
+                    await writer.drain()
+                    writer.close()  # gone before the answer
+                    sent = True
+        assert not seen.done_text(), "the answer ran to its end"
+        items = await stored_answer(stack, user, thread_id)
+        assert CANCEL_NOTE in str(items[-1]["content"])
 
 
 async def test_nobody_resuming_within_the_grace_period_cancels_the_answer(stack: Stack) -> None:

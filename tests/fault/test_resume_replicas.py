@@ -112,6 +112,10 @@ async def test_an_answer_run_by_one_replica_resumes_through_the_other(replicas: 
         assert client.xlen(f"{run_key}:events") == len(seen.ids) + 1  # the frames, the end
         for key in (run_key, f"{run_key}:events", f"{replicas.prefix}thread:{thread_id}"):
             assert 0 < client.pttl(key) <= KEEP_S * 1000, key
+        # Ended: without an event id there is nothing to resume, on either replica.
+        for gateway in (stack.gateway, replicas.other_gateway.url):
+            again = await user.http.get(f"{gateway}/chatkit/streams/{thread_id}")
+            assert again.status_code == 204
 
 
 async def test_a_stop_through_the_other_replica_stops_the_answer(replicas: Replicas) -> None:

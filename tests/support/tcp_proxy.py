@@ -1,7 +1,8 @@
 """A small TCP proxy for injecting network faults between two services in a test.
 
 It runs its own event loop in a thread. `latency_s` delays every chunk forwarded,
-`reset()` cuts every open connection (RST), `refuse` makes new connections fail.
+`reset()` cuts every open connection (RST), `refuse` makes new connections fail,
+`hold_replies()` keeps what the target sends until `release_replies()`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class TcpProxy:
         self.refuse = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
+        self._replies = asyncio.Event()
+        self._replies.set()
         self._server: asyncio.AbstractServer | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -68,6 +71,13 @@ class TcpProxy:
 
         asyncio.run_coroutine_threadsafe(abort(), self._loop).result(10)
 
+    def hold_replies(self) -> None:
+        """Keep every byte the target sends (on every connection) until `release_replies`."""
+        self._loop.call_soon_threadsafe(self._replies.clear)
+
+    def release_replies(self) -> None:
+        self._loop.call_soon_threadsafe(self._replies.set)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refuse:
             writer.transport.abort()
@@ -78,14 +88,20 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer, replies=True)
+        )
         self._writers.difference_update((writer, up_writer))
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, replies: bool = False
+    ) -> None:
         try:
             while chunk := await reader.read(65536):
                 if self.latency_s:
                     await asyncio.sleep(self.latency_s)
+                if replies:
+                    await self._replies.wait()
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -88,7 +88,8 @@ export function gatewayClient({ url = "/chatkit", fetch: customFetch, token, cre
     /** Stop the answer running on a thread (its partial answer is kept). */
     async stopStream(threadId) {
       const path = `/chatkit/streams/${encodeURIComponent(threadId)}/stop`;
-      const response = await request(path, { method: "POST" });
+      // keepalive: the stop is sent and answered even if the page is left or reloaded now.
+      const response = await request(path, { method: "POST", keepalive: true });
       if (!response.ok) throw await failure(response);
       return response.json();
     },

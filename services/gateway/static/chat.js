@@ -89,9 +89,16 @@ export class ChatPanel {
     }
   }
 
-  /** Stop the answer: explicitly (a dropped connection alone leaves it running a while). */
+  /** Stop the answer: explicitly (a dropped connection alone leaves it running a while).
+   * A new thread not named yet is stopped as soon as its stream names it. */
   stop() {
-    if (this.busy && this.threadId) this.api.stopStream?.(this.threadId).catch(() => {});
+    if (!this.busy) return;
+    if (!this.threadId && this.api.stopStream) {
+      this.stopWhenNamed = true;
+      this.els.status.textContent = "Stopping…";
+      return;
+    }
+    if (this.threadId) this.api.stopStream?.(this.threadId).catch(() => {});
     this.controller?.abort();
   }
 
@@ -105,6 +112,7 @@ export class ChatPanel {
    * has ended: the thread is read again instead. */
   async #follow(open, controller = new AbortController()) {
     this.controller = controller;
+    this.stopWhenNamed = false;
     const signal = this.controller.signal;
     let settle;
     this.idle = new Promise((resolve) => (settle = resolve));
@@ -173,6 +181,7 @@ export class ChatPanel {
       case "thread.created":
         this.threadId = event.thread.id;
         this.options.onThread?.(this.threadId);
+        if (this.stopWhenNamed) this.stop();
         // The server names the thread from the question once the answer is done.
         this.#title(event.thread.title || this.pendingTitle);
         this.refreshThreads();
