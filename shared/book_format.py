@@ -7,7 +7,11 @@ the web client sends as page context are the ones retrieval filters and boosts o
 A page id is its path under the book, '/'-separated, without its suffix
 (`01-getting-started/02-running-locally`). A folder or file name that starts with a number
 followed by `-` or `_` (or is only a number) is numbered: the nearest numbered folder gives
-the chapter, the file name without its number the lesson. Front matter overrides both.
+the chapter. The lesson is the page's path below its chapter's folder (the nearest numbered
+one, else the top-level one), without numbers: `03-setup/02-keys` is `keys`,
+`ref/models/fields` is `models/fields`, so lessons do not repeat within a chapter; an
+`index` page is its folder's lesson (`topics/db/index` is `db`, `faq/index` is `faq`).
+Front matter overrides both.
 """
 
 from __future__ import annotations
@@ -89,20 +93,35 @@ class PageInfo:
     """Compared with `page_context.current_lesson` (boost)."""
 
 
+INDEX_PAGE = "index"
+"""The page a site serves for its folder (`faq/` is `faq/index.html`)."""
+
+
 def page_info(page: str, meta: Mapping[str, Any], first_heading: str | None) -> PageInfo:
     """Title, chapter and lesson of `page`: from `meta` (front matter, or HTML `<meta>`),
     else from its path and `first_heading` (its first `#` heading)."""
     folders, stem = page.split("/")[:-1], page.split("/")[-1]
-    chapter = next(
-        (n for n, _ in map(numbered, reversed(folders)) if n is not None),
-        None,
-    )
-    stem_slug = numbered(stem)[1] or stem
+    at = max((i for i, f in enumerate(folders) if numbered(f)[0] is not None), default=None)
+    stem_slug = _name(stem)
     return PageInfo(
         title=_text(meta.get("title")) or first_heading or title_from_slug(stem_slug),
-        chapter=_chapter(meta.get("chapter"), chapter),
-        lesson=_text(meta.get("lesson")) or stem_slug,
+        chapter=_chapter(meta.get("chapter"), numbered(folders[at])[0] if at is not None else None),
+        lesson=_text(meta.get("lesson")) or _lesson(folders, at, stem_slug),
     )
+
+
+def _name(part: str) -> str:
+    return numbered(part)[1] or part
+
+
+def _lesson(folders: list[str], chapter_at: int | None, stem: str) -> str:
+    top = 0 if chapter_at is None else chapter_at  # the chapter's folder
+    below = [_name(f) for f in folders[top + 1 :]]
+    if stem != INDEX_PAGE:
+        return "/".join([*below, stem])
+    if below:
+        return "/".join(below)
+    return _name(folders[top]) if folders else stem
 
 
 def _text(value: Any) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import nh3
 
-from shared.book_format import numbered, title_from_slug
+from shared.book_format import INDEX_PAGE, numbered, title_from_slug
 from shared.contracts.pages import PageChapter, PageContent, PageEntry, PageToc
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ def _folder(document_id: str) -> str:
 
 
 def table_of_contents(pages: Iterable[StoredPage]) -> PageToc:
-    """Pages grouped by folder, folders and pages in order."""
+    """Pages grouped by folder, folders and pages in order. A folder is titled as its
+    `index` page is (what the site calls that section), else after its name."""
     chapters: dict[str, PageChapter] = {}
     for page in sorted(pages, key=lambda p: _order(p.document_id)):
         folder = _folder(page.document_id)
@@ -87,6 +88,8 @@ def table_of_contents(pages: Iterable[StoredPage]) -> PageToc:
                 title=title_from_slug(numbered(name)[1] or name) if name else "",
                 lessons=[],
             )
+        if folder and PurePosixPath(page.document_id).name == INDEX_PAGE and page.title:
+            chapters[folder].title = page.title
         chapters[folder].lessons.append(page.entry())
     return PageToc(chapters=list(chapters.values()))
 

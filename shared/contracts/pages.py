@@ -42,7 +42,7 @@ class PageChapter(_Contract):
     slug: str
     """The folder's path in the corpus (empty for pages at its top)."""
     title: str
-    """Readable title made from the folder name."""
+    """Readable title: its `index` page's, else made from the folder name."""
     lessons: list[PageEntry]
     """Its pages in order."""
 

@@ -433,13 +433,17 @@ async def test_docked_with_rules_attributes_and_a_citation_template(
                 assert "?via=assistant" in href, href
                 assert _in_build(docs_site.build, docs_site.url, href.replace("?via=assistant", ""))
 
-            # Without rules or attributes: a numbered path gives its chapter and lesson.
-            numbered = await page.evaluate(
+            # Without rules or attributes: a numbered path gives its chapter and lesson; the
+            # lesson is the path below the chapter (an index page its folder's), as
+            # retrieval names it.
+            numbered, index, nested = await page.evaluate(
                 """async (gateway) => {
                   const m = await import(`${gateway}/static/embed/host_page.js`);
                   const rules = { rules: [], root: "/docs/" };
-                  return m.pageContextOf(new URL("https://x.example/docs/03-setup/02-install.html"),
-                                         rules, null);
+                  const at = (path) => m.pageContextOf(new URL(`https://x.example${path}`),
+                                                       rules, null);
+                  return [at("/docs/03-setup/02-install.html"), at("/docs/topics/db/"),
+                          at("/docs/ref/models/fields.html")];
                 }""",
                 docs_site.gateway,
             )
@@ -448,6 +452,8 @@ async def test_docked_with_rules_attributes_and_a_citation_template(
                 "current_lesson": "install",
                 "current_page": "03-setup/02-install",
             }
+            assert index == {"current_lesson": "db", "current_page": "topics/db/index"}
+            assert nested["current_lesson"] == "models/fields"
     finally:
         site.element = HostSite.element
         site.options_js = ""

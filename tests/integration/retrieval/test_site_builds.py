@@ -213,6 +213,15 @@ def test_chapters_follow_the_sites_navigation(
     for lesson in lessons:
         folder = lesson.page.split("/", 1)[0] if "/" in lesson.page else None
         assert lesson.chapter == (CHAPTERS[build.name][folder] if folder else None), lesson
+    # Within a chapter no two pages share a lesson (the reader's lesson boosts one page).
+    seen = [(lesson.chapter, lesson.lesson) for lesson in lessons if lesson.chapter]
+    assert len(seen) == len(set(seen)), [k for k in seen if seen.count(k) > 1][:5]
+    # A folder with an index page is titled as that page is, as the site titles it.
+    titles = {lesson.page: lesson.title for lesson in lessons}
+    for chapter in toc.chapters:
+        index = f"{chapter.slug}/index"
+        if chapter.slug and index in titles:
+            assert chapter.title == titles[index], chapter.slug
 
 
 def test_the_current_chapter_scopes_and_boosts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from services.retrieval.documents import parse_document
@@ -86,6 +87,15 @@ def test_the_table_of_contents_groups_pages_by_folder_in_order() -> None:
         "01-a/02-y",
         "01-a/sub/deep",
         "02-b/01-x",
+    ]
+
+
+def test_a_folder_is_titled_as_its_index_page() -> None:
+    index = replace(page("topics/db/index", 3), title="Models and databases")
+    toc = table_of_contents([page("topics/db/models", 3), index, page("faq/install", 2)])
+    assert [(c.slug, c.title) for c in toc.chapters] == [
+        ("faq", "Faq"),
+        ("topics/db", "Models and databases"),
     ]
 
 

@@ -121,6 +121,18 @@ def test_the_path_gives_chapter_lesson_and_title_without_front_matter() -> None:
     assert page_info("9/10", {}, None).lesson == "10"
 
 
+def test_a_lesson_is_the_path_below_its_chapter_and_an_index_page_its_folders() -> None:
+    def lesson(page: str) -> str:
+        return page_info(page, {}, None).lesson
+
+    assert [lesson(p) for p in ("faq/index", "topics/db/index", "index")] == ["faq", "db", "index"]
+    assert lesson("ref/models/fields") != lesson("ref/forms/fields")
+    assert lesson("ref/models/fields") == "models/fields"
+    assert lesson("guide/04_models/sub/01-intro") == "sub/intro"
+    assert lesson("02-guide/index") == "guide"
+    assert page_info("faq/index", {"lesson": "start"}, None).lesson == "start"
+
+
 def test_front_matter_wins_and_a_bad_chapter_is_refused() -> None:
     meta = {"title": "Real", "chapter": "9", "lesson": "real-lesson"}
     info = page_info("03-x/07-y", meta, "Heading")

@@ -117,14 +117,30 @@ export function pageContextOf(where, rules, toc) {
   const listed = page && toc ? lessonOf(toc, page) : null;
   const folder = page?.includes("/") ? page.split("/")[0] : null;
   const chapter = chapterNumber(rules.chapter ?? found.chapter ?? listed?.chapter ?? folder, toc);
-  const stem = page?.split("/").pop();
-  const lesson = clip(rules.lesson ?? found.lesson ?? listed?.lesson ?? (stem && numbered(stem)[1]), MAX_LESSON);
+  const lesson = clip(rules.lesson ?? found.lesson ?? listed?.lesson ?? lessonOfPath(page), MAX_LESSON);
   const context = {};
   if (chapter !== null) context.current_chapter = chapter;
   if (lesson) context.current_lesson = lesson;
   if (page) context.current_page = page;
   return context;
 }
+
+/** A page's lesson as retrieval names it (shared/book_format.py): its path below its
+ * chapter's folder (the nearest numbered one, else the top one) without numbers; an
+ * `index` page its folder's. */
+function lessonOfPath(page) {
+  if (!page) return null;
+  const folders = page.split("/");
+  const stem = nameOf(folders.pop());
+  const numberedAt = folders.map((f) => numbered(f)[0] !== null).lastIndexOf(true);
+  const top = Math.max(numberedAt, 0);
+  const below = folders.slice(top + 1).map(nameOf);
+  if (stem !== "index") return [...below, stem].join("/");
+  if (below.length) return below.join("/");
+  return folders.length ? nameOf(folders[top]) : stem;
+}
+
+const nameOf = (part) => numbered(part)[1] || part;
 
 /** The document id of a path under `root`: `/docs/faq/install.html` -> `faq/install`. */
 export function pageOfPath(path, root = "/") {
