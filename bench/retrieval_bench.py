@@ -41,6 +41,7 @@ from services.retrieval.index.edge import EdgeIndex
 from services.retrieval.ingest import Ingestor, book_files
 from services.retrieval.lexical import Bm25Encoder
 from services.retrieval.settings import RetrievalSettings
+from shared.contracts.retrieval import IngestDocument
 from tests.support.processes import running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,7 +207,8 @@ async def _ingest_rate(embedder: LocalEmbedder, data_dir: Path) -> tuple[int, fl
     await index.open()
     ingestor = Ingestor(CachedEmbedder(embedder, lru_size=0), index, Bm25Encoder(), settings)
     started = time.perf_counter()
-    results = await ingestor.ingest("ingest", book_files(BOOK)[:BOOK_PAGES])
+    pages = [IngestDocument(path=p, content=c) for p, c in book_files(BOOK)[:BOOK_PAGES]]
+    results = await ingestor.ingest("ingest", pages)
     elapsed = time.perf_counter() - started
     await index.close()
     return sum(r.written for r in results), elapsed

@@ -36,7 +36,12 @@ from bench.corpora import SOURCES
 from bench.retrieval_eval import TOP, score
 from services.retrieval.app import create_app
 from services.retrieval.chunking import chunk_document
-from services.retrieval.documents import ParsedDocument, Section, _html_sections, parse_document
+from services.retrieval.documents import (
+    ParsedDocument,
+    Section,
+    _html_sections,
+    parse_ingested,
+)
 from services.retrieval.embeddings import Embedder, LocalEmbedder
 from services.retrieval.ingest import book_files
 from services.retrieval.settings import RetrievalSettings
@@ -139,8 +144,8 @@ def measure_boilerplate(build: SiteBuild) -> tuple[float, float, int]:
         before.append((title, _chunks(doc)))
     now = []
     options = SiteOptions(url=build.site_url, sitemap=build.sitemap)
-    for path, content in site_files(build.root, files, options):
-        doc = parse_document(path, content)
+    for page in site_files(build.root, files, options):
+        doc = parse_ingested(page)
         now.append((doc.title, _chunks(doc)))
     return boilerplate_share(before), boilerplate_share(now), len(now)
 

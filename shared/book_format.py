@@ -216,18 +216,27 @@ class MarkdownPage:
     info: PageInfo
 
 
-def read_markdown(page: str, text: str, md: MarkdownIt, *, strict: bool = True) -> MarkdownPage:
+def read_markdown(
+    page: str,
+    text: str,
+    md: MarkdownIt,
+    *,
+    strict: bool = True,
+    defaults: Mapping[str, Any] | None = None,
+) -> MarkdownPage:
     """Read the page `page` (its id) from `text` with `md` (a `markdown()`). Raises
-    FrontMatterError for bad front matter, unless not `strict`: then it is ignored."""
+    FrontMatterError for bad front matter, unless not `strict`: then it is ignored.
+    `defaults`: front matter values the page's own override."""
     block, body = _split(text)
     tokens = md.parse(body)
     found = headings(tokens)
     first_h1 = next((h.text for h in found if h.level == 1), None)
     try:
-        meta = _mapping(block)
+        meta = {**(defaults or {}), **_mapping(block)}
         info = page_info(page, meta, first_h1)
     except FrontMatterError:
         if strict:
             raise
-        meta, info = {}, page_info(page, {}, first_h1)
+        meta = dict(defaults or {})
+        info = page_info(page, meta, first_h1)
     return MarkdownPage(meta, body, tokens, found, info)

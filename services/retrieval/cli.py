@@ -23,7 +23,6 @@ from services.retrieval.settings import RetrievalSettings
 from services.retrieval.site_structure import SiteError, SiteOptions, site_files
 from shared.contracts.retrieval import (
     DocumentResult,
-    IngestDocument,
     IngestRequest,
     IngestResponse,
 )
@@ -67,7 +66,7 @@ async def _run_remote(args: argparse.Namespace, settings: RetrievalSettings) -> 
                 part = files[start : start + REMOTE_BATCH]
                 request = IngestRequest(
                     corpus=args.corpus,
-                    documents=[IngestDocument(path=p, content=c) for p, c in part],
+                    documents=part,
                 )
                 try:
                     response = await service.request(

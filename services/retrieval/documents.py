@@ -27,7 +27,7 @@ from shared.book_format import (
     page_info,
     read_markdown,
 )
-from shared.contracts.retrieval import DOCUMENT_SUFFIXES
+from shared.contracts.retrieval import DOCUMENT_SUFFIXES, IngestDocument
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
@@ -115,21 +115,36 @@ def check_text(content: str, path: str) -> None:
         raise InvalidDocument(f"{path!r} does not look like a text document (binary data).")
 
 
-def parse_document(path: str, content: str) -> ParsedDocument:
-    """Parse one file by its suffix. Raises DocumentError on unsupported or bad input."""
+def parse_document(
+    path: str, content: str, *, url: str | None = None, chapter: int | None = None
+) -> ParsedDocument:
+    """Parse one file by its suffix. `url` and `chapter`: what its site says of it (the
+    page's own front matter or `<meta>` wins). Raises DocumentError on unsupported or bad
+    input."""
     document_id = document_id_for(path)
     check_text(content, path)
-    content_hash = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+    given = {k: v for k, v in (("url", url), ("chapter", chapter)) if v is not None}
+    digest = hashlib.sha256(content.encode("utf-8", "surrogatepass"))
+    if given:  # the same page at another URL or in another chapter is a change
+        digest.update(repr(sorted(given.items())).encode())
+    content_hash = digest.hexdigest()
     try:
         if PurePosixPath(path.strip()).suffix.lower() in MARKDOWN_SUFFIXES:
-            return _parse_markdown(document_id, path, content, content_hash)
-        return _parse_html(document_id, path, content, content_hash)
+            return _parse_markdown(document_id, path, content, content_hash, given)
+        return _parse_html(document_id, path, content, content_hash, given)
     except FrontMatterError as exc:
         raise InvalidDocument(exc.about(repr(path))) from None
 
 
-def _parse_markdown(document_id: str, path: str, content: str, content_hash: str) -> ParsedDocument:
-    page = read_markdown(document_id, content, _md)
+def parse_ingested(doc: IngestDocument) -> ParsedDocument:
+    """`parse_document` of a document as `POST /v1/documents` carries it."""
+    return parse_document(doc.path, doc.content, url=doc.url, chapter=doc.chapter)
+
+
+def _parse_markdown(
+    document_id: str, path: str, content: str, content_hash: str, given: dict[str, Any]
+) -> ParsedDocument:
+    page = read_markdown(document_id, content, _md, defaults=given)
     lines = page.body.splitlines()
     sections: list[Section] = []
     stack: list[tuple[int, str]] = [(0, page.info.title)]
@@ -189,9 +204,11 @@ _BLOCKS = ["p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "figcaption"]
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 
-def _parse_html(document_id: str, path: str, content: str, content_hash: str) -> ParsedDocument:
+def _parse_html(
+    document_id: str, path: str, content: str, content_hash: str, given: dict[str, Any]
+) -> ParsedDocument:
     soup = BeautifulSoup(content, "html.parser")
-    meta = {
+    meta = given | {
         str(tag.get("name")).lower(): str(tag.get("content") or "")
         for tag in soup.find_all("meta")
         if isinstance(tag, Tag) and tag.get("name")

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from services.retrieval.cache import CachedEmbedder
 from services.retrieval.chunking import Chunk, chunk_document, chunk_payload, point_id
-from services.retrieval.documents import ParsedDocument, parse_document
+from services.retrieval.documents import ParsedDocument, parse_ingested
 from services.retrieval.errors import InvalidDocument
 from services.retrieval.index.base import IndexPoint, VectorIndex
 from services.retrieval.lexical import Bm25Encoder
 from services.retrieval.pages import PageStore
 from services.retrieval.settings import RetrievalSettings
 from services.retrieval.site_structure import SiteOptions, site_files
-from shared.contracts.retrieval import DOCUMENT_SUFFIXES, DocumentResult
+from shared.contracts.retrieval import DOCUMENT_SUFFIXES, DocumentResult, IngestDocument
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,9 @@ class Ingestor:
         self.pages = pages if pages is not None else PageStore(None)
         self._lock = asyncio.Lock()
 
-    def parse(self, documents: Sequence[tuple[str, str]]) -> list[ParsedDocument]:
+    def parse(self, documents: Sequence[IngestDocument]) -> list[ParsedDocument]:
         """Parse every document first, so one bad file rejects the batch before any write."""
-        parsed = [parse_document(path, content) for path, content in documents]
+        parsed = [parse_ingested(doc) for doc in documents]
         seen: set[str] = set()
         for doc in parsed:
             if doc.document_id in seen:
@@ -79,11 +79,11 @@ class Ingestor:
     async def ingest(
         self,
         corpus: str,
-        documents: Sequence[tuple[str, str]],
+        documents: Sequence[IngestDocument],
         *,
         progress: Progress | None = None,
     ) -> list[DocumentResult]:
-        """Add or replace `(path, content)` documents in `corpus`."""
+        """Add or replace documents in `corpus`."""
         # Parsing a batch of HTML pages takes seconds: in a thread, so searches go on.
         parsed = await asyncio.to_thread(self.parse, documents)
         async with self._lock:

@@ -47,9 +47,7 @@ async def ingest(request: Request[Resources]) -> Response:
             f"not {content_type!r}.",
         )
     body: IngestRequest = await read_json(request, IngestRequest)
-    results = await request.state["ingestor"].ingest(
-        body.corpus, [(doc.path, doc.content) for doc in body.documents]
-    )
+    results = await request.state["ingestor"].ingest(body.corpus, body.documents)
     return json_response(IngestResponse(corpus=body.corpus, documents=results))
 
 

@@ -8,22 +8,19 @@ folders it never links to after them in name order; a page is a lesson of its fo
 chapter, pages at the top of the build have none. A per-corpus site file (`--site-config`)
 or `--chapters` can name the order instead.
 
-What the build says is written into each HTML page as the `<meta>` tags the parser already
-reads as a page's front matter (`chapter`, `url`), before the page's own tags, so that a
-page's own `<meta name="chapter">` and a numbered `NN-` folder still win, and the pages
-travel unchanged through `POST /v1/documents` from the command line to a running
-service. The same build with the same options gives the same pages, so re-ingesting it
-writes nothing.
+What the build says of a page travels with it as the document's `url` and `chapter`
+(`IngestDocument`, through `POST /v1/documents` from the command line to a running
+service); a page's own `<meta name="chapter">` and a numbered `NN-` folder still win. The
+same build with the same options gives the same documents, so re-ingesting it writes
+nothing.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import posixpath
-import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +30,11 @@ import yaml
 from bs4 import BeautifulSoup, Tag
 
 from shared.book_format import numbered
+from shared.contracts.retrieval import IngestDocument
 
 logger = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm")
-_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
 class SiteError(ValueError):
@@ -172,29 +169,16 @@ def page_url(base: str, path: str) -> str:
     return urljoin(base if base.endswith("/") else base + "/", path)
 
 
-def annotate(content: str, meta: Mapping[str, str]) -> str:
-    """`content` (an HTML page) with `meta` as `<meta name content>` tags before its own."""
-    if not meta:
-        return content
-    tags = "".join(
-        f'<meta name="{html.escape(k)}" content="{html.escape(v)}">' for k, v in meta.items()
-    )
-    match = _HEAD.search(content)
-    if match is None:
-        return tags + content
-    return content[: match.end()] + tags + content[match.end() :]
-
-
 def site_files(
     root: Path, files: Sequence[tuple[str, str]], options: SiteOptions | None = None
-) -> list[tuple[str, str]]:
-    """The build's `(path, text)` pages with what the site says about them: the chapter
-    of each HTML page in an unnumbered top-level folder and, given a site URL or a
-    sitemap, its published URL. With a sitemap, only the pages it lists."""
+) -> list[IngestDocument]:
+    """The build's `(path, text)` pages as documents to ingest, with what the site says
+    about them: the chapter of each HTML page in an unnumbered top-level folder and, given
+    a site URL or a sitemap, its published URL. With a sitemap, only the pages it lists."""
     options = options or SiteOptions()
     root = Path(root)
     if root.is_file():
-        return list(files)
+        return [IngestDocument(path=p, content=c) for p, c in files]
     urls: dict[str, str] = {}
     if options.sitemap is not None:
         urls = sitemap_urls(root, options.sitemap, options.url)
@@ -203,15 +187,13 @@ def site_files(
         urls = {p: page_url(options.url, p) for p, _ in files}
     pages = [p for p, _ in files if p.lower().endswith(HTML_SUFFIXES)]
     chapters = chapters_of(root, pages, options.chapters)
-    out = []
-    for path, content in files:
-        if not path.lower().endswith(HTML_SUFFIXES):
-            out.append((path, content))
-            continue
-        meta = {}
-        if path in chapters:
-            meta["chapter"] = str(chapters[path])
-        if path in urls:
-            meta["url"] = urls[path]
-        out.append((path, annotate(content, meta)))
-    return out
+    html = set(pages)  # a Markdown page says where it is published in its front matter
+    return [
+        IngestDocument(
+            path=path,
+            content=content,
+            url=urls.get(path) if path in html else None,
+            chapter=chapters.get(path),
+        )
+        for path, content in files
+    ]

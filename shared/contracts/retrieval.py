@@ -93,6 +93,12 @@ DocumentPath = Annotated[
 ]
 
 
+PublishedUrl = Annotated[
+    str, StringConstraints(max_length=2048, pattern=r"^(https?://[^\s]+|/[^\s]*)$")
+]
+"""An absolute http(s) URL, or a path on the reader's own site."""
+
+
 class IngestDocument(_Contract):
     """One file to ingest, identified by its path inside the book."""
 
@@ -100,6 +106,13 @@ class IngestDocument(_Contract):
     """Relative path in the book, e.g. `01-intro/02-setup.md`; its suffix picks the parser."""
     content: str = Field(max_length=4_000_000)
     """The file's text (Markdown with optional YAML front matter, or HTML)."""
+    url: PublishedUrl | None = None
+    """Where the page is published (`https://docs.example.com/faq/install.html`): hits link
+    there, `<url>#<anchor>`, instead of the reader's `/book/...`. The page's own front
+    matter `url` or `<meta name="url">` wins."""
+    chapter: int | None = Field(default=None, ge=0, le=100_000)
+    """The page's chapter where its path does not say (a site folder without a number);
+    the page's own front matter `chapter` or `<meta name="chapter">` wins."""
 
 
 class IngestRequest(_Contract):

@@ -206,6 +206,28 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     return body["error"]
 
 
+def test_a_document_says_where_it_is_published_and_its_chapter(service: httpx.Client) -> None:
+    page = "<html><head><title>Herons</title></head><body><main><h1>Herons</h1>"
+    page += '<h2 id="nests">Nests</h2><p>Grey herons nest in tall trees in colonies.</p>'
+    page += "</main></body></html>"
+    doc = {"path": "birds/herons.html", "content": page, "chapter": 4}
+    doc["url"] = "https://docs.example.com/birds/herons.html"
+    response = service.post("/v1/documents", json={"corpus": "published", "documents": [doc]})
+    assert response.status_code == 200, response.text
+    hit = search(service, corpus="published", queries=["where do herons nest"])["results"][0]
+    assert hit["source"]["url"] == "https://docs.example.com/birds/herons.html#nests"
+    assert hit["source"]["chapter"] == 4
+    again = service.post("/v1/documents", json={"corpus": "published", "documents": [doc]})
+    assert again.json()["documents"][0]["status"] == "unchanged"
+    moved = {**doc, "chapter": 5}
+    response = service.post("/v1/documents", json={"corpus": "published", "documents": [moved]})
+    assert response.json()["documents"][0]["status"] == "updated"  # a new chapter is a change
+    for url in ("javascript:alert(1)", "data:text/html,x", "https://a b", "x" * 3000):
+        bad = {**doc, "url": url}
+        response = service.post("/v1/documents", json={"corpus": "published", "documents": [bad]})
+        assert response.status_code == 422, url
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 from services.retrieval.app import create_app
 from services.retrieval.chunking import chunk_document
 from services.retrieval.cli import main as ingest_main
-from services.retrieval.documents import parse_document
+from services.retrieval.documents import parse_ingested
 from services.retrieval.embeddings import LocalEmbedder
 from services.retrieval.ingest import book_files
 from services.retrieval.settings import RetrievalSettings
@@ -159,12 +159,12 @@ def test_no_passage_title_or_heading_carries_the_sites_chrome(
 ) -> None:
     options = SiteOptions(url=build.site_url, sitemap=build.sitemap)
     chunks = 0
-    for path, content in site_files(build.root, book_files(build.root), options):
-        doc = parse_document(path, content)
-        _no_chrome(doc.title, f"the title of {path}")
+    for page in site_files(build.root, book_files(build.root), options):
+        doc = parse_ingested(page)
+        _no_chrome(doc.title, f"the title of {page.path}")
         for chunk in chunk_document(doc):
             chunks += 1
-            _no_chrome(" > ".join(chunk.heading_path) + "\n" + chunk.text, path)
+            _no_chrome(" > ".join(chunk.heading_path) + "\n" + chunk.text, page.path)
     assert chunks > 20
     for question, _ in QUESTIONS[build.name]:
         for hit in _search(service[1], build.name, question).results:

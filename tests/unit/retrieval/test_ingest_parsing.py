@@ -13,6 +13,7 @@ from services.retrieval.documents import ParsedDocument
 from services.retrieval.errors import InvalidDocument
 from services.retrieval.ingest import Ingestor
 from services.retrieval.settings import RetrievalSettings
+from shared.contracts.retrieval import IngestDocument
 
 BLOCKED_S = 10.0
 
@@ -26,7 +27,7 @@ class GatedIngestor(Ingestor):
         super().__init__(none, none, none, RetrievalSettings())
         self.loop_ran, self.loop = loop_ran, loop
 
-    def parse(self, documents: Sequence[tuple[str, str]]) -> list[ParsedDocument]:
+    def parse(self, documents: Sequence[IngestDocument]) -> list[ParsedDocument]:
         self.loop.call_soon_threadsafe(self.loop_ran.set)
         if not self.loop_ran.wait(BLOCKED_S):
             raise AssertionError("the event loop was blocked while the batch was parsed")
@@ -36,7 +37,10 @@ class GatedIngestor(Ingestor):
 async def test_a_batch_is_parsed_off_the_event_loop() -> None:
     loop_ran = threading.Event()
     ingestor = GatedIngestor(loop_ran, asyncio.get_running_loop())
-    twice = [("a.md", "# A\n\nText.\n"), ("a.md", "# A\n\nAgain.\n")]
+    twice = [
+        IngestDocument(path="a.md", content="# A\n\nText.\n"),
+        IngestDocument(path="a.md", content="# A\n\nAgain.\n"),
+    ]
     with pytest.raises(InvalidDocument, match="appears twice"):
         await ingestor.ingest("c", twice)
     assert loop_ran.is_set()

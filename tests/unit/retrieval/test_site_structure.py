@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.retrieval.documents import parse_document
+from services.retrieval.documents import parse_ingested
 from services.retrieval.site_structure import (
     SiteError,
     SiteOptions,
@@ -50,7 +50,7 @@ def test_numbered_folders_keep_their_own_chapters(tmp_path: Path) -> None:
             "guide/plain.html": PAGE.format(t="Plain"),
         },
     )
-    docs = {p: parse_document(p, c) for p, c in site_files(tmp_path, files)}
+    docs = {d.path: parse_ingested(d) for d in site_files(tmp_path, files)}
     assert docs["01-intro/page.html"].chapter == 1
     assert docs["guide/02-setup/page.html"].chapter == 2
     assert docs["guide/plain.html"].chapter == 1  # guide/ is the only unnumbered folder
@@ -59,8 +59,9 @@ def test_numbered_folders_keep_their_own_chapters(tmp_path: Path) -> None:
 def test_a_pages_own_meta_wins_over_the_build(tmp_path: Path) -> None:
     page = '<html><head><meta name="chapter" content="7"></head><body><p>x</p></body></html>'
     files = _write(tmp_path, {"guide/a.html": page})
-    ((path, content),) = site_files(tmp_path, files)
-    assert parse_document(path, content).chapter == 7
+    (doc,) = site_files(tmp_path, files)
+    assert doc.chapter == 1  # what the build says...
+    assert parse_ingested(doc).chapter == 7  # ...and what the page says, which wins
 
 
 def test_site_url_and_sitemap_give_published_urls(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_site_url_and_sitemap_give_published_urls(tmp_path: Path) -> None:
         },
     )
     with_url = site_files(tmp_path, files, SiteOptions(url="https://docs.example.com/v2"))
-    urls = {p: parse_document(p, c).url for p, c in with_url}
+    urls = {d.path: parse_ingested(d).url for d in with_url}
     assert urls["guide/setup.html"] == "https://docs.example.com/v2/guide/setup.html"
     assert urls["notes.md"] is None
     sitemap = tmp_path / "sitemap.xml"
@@ -92,7 +93,7 @@ def test_site_url_and_sitemap_give_published_urls(tmp_path: Path) -> None:
         "guide/setup.html": "https://docs.example.com/v2/guide/setup",
     }
     listed = site_files(tmp_path, files, SiteOptions(sitemap=sitemap))
-    assert [p for p, _ in listed] == ["guide/index.html", "guide/setup.html", "index.html"]
+    assert [d.path for d in listed] == ["guide/index.html", "guide/setup.html", "index.html"]
     assert site_files(tmp_path, files, SiteOptions(sitemap=sitemap)) == listed  # stable
 
 
