@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 """Stream entries as redis-py returns them: (id, fields)."""
+LISTEN_POLL_S = 0.5
+"""How often the stop listener looks up from pub/sub. It ends on a flag, not on being
+cancelled: a cancel that lands while redis-py (8.2) connects can be lost, and the listener
+then waited in `get_message` for good (a chat service that never finished shutting down)."""
 BATCH = 256
 """Most entries read from a stream in one call."""
 WRITE_WINDOW_S = 0.02
@@ -79,6 +83,7 @@ class SharedRuns:
         )
         self.blocking = aioredis.Redis(connection_pool=pool)
         self._listener: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -105,22 +110,24 @@ class SharedRuns:
         self._listener = asyncio.create_task(self._listen(on_stop), name="chat-stop-listener")
 
     async def _listen(self, on_stop: Callable[[str], None]) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 async with self.blocking.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.stop_channel)
-                    while True:
-                        message = await pubsub.get_message(timeout=self.bounds.lease_s)
+                    while not self._closing.is_set():
+                        message = await pubsub.get_message(timeout=LISTEN_POLL_S)
                         if message is not None:
                             on_stop(message["data"].decode())
             except RedisError as exc:
                 logger.warning("stop listener: %r; again in %.0f s", exc, self.bounds.lease_s)
-                await asyncio.sleep(self.bounds.lease_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self.bounds.lease_s)
 
     async def close(self) -> None:
+        self._closing.set()
         if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+            await asyncio.wait((self._listener,), timeout=LISTEN_POLL_S + self.bounds.timeout_s)
+            self._listener.cancel()  # it should have ended; if not, no more waiting on it
         await self.redis.aclose()
         await self.blocking.aclose()
 

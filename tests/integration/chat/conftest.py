@@ -96,6 +96,7 @@ def chat_settings(store_url: str, retrieval_url: str, **overrides: Any) -> ChatS
         "offline_token_delay_ms": 0,
         "log_level": "warning",
         "log_json": False,
+        "redis_url": None,  # not the environment's REDIS_URL (test_shared_runs.py has it)
         **overrides,
     }
     return ChatSettings(**values)

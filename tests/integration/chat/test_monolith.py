@@ -18,7 +18,9 @@ async def test_the_monolith_answers_from_its_book(tmp_path: Path, connect: Any) 
     for path, content in BOOK.items():
         (book / path).parent.mkdir(parents=True, exist_ok=True)
         (book / path).write_text(content)
-    chat = ChatSettings(corpus=CORPUS, offline_token_delay_ms=0, log_level="warning")
+    chat = ChatSettings(
+        corpus=CORPUS, offline_token_delay_ms=0, log_level="warning", redis_url=None
+    )
     retrieval = RetrievalSettings(
         data_dir=tmp_path / "index", redis_url=None, log_level="warning", log_json=False
     )

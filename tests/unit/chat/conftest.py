@@ -198,6 +198,7 @@ def make_chat() -> MakeChat:
         **settings: Any,
     ) -> AsyncIterator[Chat]:
         settings.setdefault("offline_token_delay_ms", 0)
+        settings.setdefault("redis_url", None)  # not the environment's REDIS_URL
         config = ChatSettings(log_level="warning", log_json=False, **settings)
         store = store or MemoryStore()
         search = search or FakeSearch()

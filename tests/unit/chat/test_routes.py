@@ -225,7 +225,7 @@ async def test_a_json_answer_stops_when_its_client_goes_away() -> None:
     """uvicorn does not cancel a handler whose client left; the work of a JSON answer
     (here a title update held in the store) is cancelled once the connection closes."""
     store = HeldStore()
-    settings = ChatSettings(log_level="warning", log_json=False)
+    settings = ChatSettings(log_level="warning", log_json=False, redis_url=None)
     body = json.dumps(
         {"type": "threads.update", "params": {"thread_id": "thr_1", "title": "New title"}}
     ).encode()
