@@ -14,6 +14,7 @@ dark, phone) go to `artifacts/embed/`. Nothing asserts what the search ranks fir
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -92,6 +93,18 @@ document.querySelector("book-assistant").options = {
   },
 };
 """
+
+
+ATTACH_JS = """// Attachments asked for, in @openai/chatkit's names.
+document.querySelector("book-assistant").options = {
+  api: { url: "%(gateway)s/chatkit", uploadStrategy: { type: "%(strategy)s" } },
+  composer: { attachments: { enabled: true, accept: { "image/png": [".png"] }, maxCount: 2 } },
+};
+"""
+# A 1x1 PNG: the gateway checks that the bytes look like the type they claim.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 @dataclass
@@ -456,4 +469,41 @@ async def test_docked_with_rules_attributes_and_a_citation_template(
             assert nested["current_lesson"] == "models/fields"
     finally:
         site.element = HostSite.element
+        site.options_js = ""
+
+
+@pytest.mark.parametrize("strategy", ["direct", "two_phase"])
+async def test_attachments_when_the_page_asks_for_them(
+    browser: Any, docs_site: DocsSite, strategy: str
+) -> None:
+    site = docs_site.site
+    viewport = {"width": 1280, "height": 900}
+    try:
+        async with _context(browser, docs_site, viewport) as page:  # not asked for: none
+            await _open(page, f"/{PAGE}.html")
+            await page.click(f"{PANEL} .launcher")
+            await expect(page.locator(f"{PANEL} #question")).to_be_visible()
+            assert await page.locator(f"{PANEL} input.attach-input").count() == 0
+        site.options_js = ATTACH_JS % {"gateway": docs_site.gateway, "strategy": strategy}
+        async with _context(browser, docs_site, viewport) as page:
+            await _open(page, f"/{PAGE}.html")
+            await page.click(f"{PANEL} .launcher")
+            chooser = page.locator(f"{PANEL} input.attach-input")
+            assert await chooser.get_attribute("accept") == "image/png"  # the page's narrowing
+            await chooser.set_input_files(
+                [{"name": "diagram.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            chip = page.locator(f"{PANEL} li.attachment[data-attachment-id]")
+            await chip.wait_for()
+            attachment_id = await chip.get_attribute("data-attachment-id")
+            await page.fill(f"{PANEL} #question", "What does this diagram show?")
+            async with page.expect_request(_chatkit_request("threads.create")) as sent:
+                await page.click(f"{PANEL} #send")
+            body = json.loads((await sent.value).post_data or "{}")
+            assert body["params"]["input"]["attachments"] == [attachment_id]
+            await page.locator(ANSWER).last.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            shown = page.locator(f"{PANEL} .msg.user .attachment-sent img")
+            await shown.wait_for()  # served back, across origins, to its owner
+            assert await shown.evaluate("(img) => img.complete && img.naturalWidth") == 1
+    finally:
         site.options_js = ""

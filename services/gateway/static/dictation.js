@@ -3,7 +3,7 @@
 // stops; the recording goes out as a native `input.transcribe` request and the text lands in
 // the question box, to be read and sent by the reader (never sent on its own).
 
-import { ApiError, call } from "./api.js";
+import { ApiError, gatewayClient } from "./api.js";
 import { icon } from "./icons.js";
 
 const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"];
@@ -12,15 +12,9 @@ const BITS_PER_SECOND = 32000;
 /** Speech needs little: about 4 KB a second, so minutes fit in the gateway's limit. */
 const CHUNK_MS = 1000;
 
-/** The gateway's optional features; none when it cannot say. */
-export async function features() {
-  try {
-    const response = await fetch("/api/features", { credentials: "same-origin" });
-    if (response.ok) return await response.json();
-  } catch {
-    /* offline: no optional features */
-  }
-  return { dictation: false };
+/** The gateway's optional features (`api`: its client); none when it cannot say. */
+export async function features(api = gatewayClient()) {
+  return (await api.json("/api/features")) || { dictation: false };
 }
 
 function recordingType() {
@@ -38,8 +32,10 @@ function base64Of(blob) {
 }
 
 export class Dictation {
-  /** `question`: the composer's textarea; `actions`: where the button goes, before `before`. */
-  constructor({ question, actions, before }, { maxAudioBytes }) {
+  /** `question`: the composer's textarea; `actions`: where the button goes, before `before`;
+   * `api`: the gateway's client (this page's own by default). */
+  constructor({ question, actions, before }, { maxAudioBytes, api = gatewayClient() }) {
+    this.api = api;
     this.question = question;
     this.maxBytes = maxAudioBytes;
     this.recorder = null;
@@ -124,7 +120,7 @@ export class Dictation {
     this.#say("Transcribing…");
     try {
       const audio = await base64Of(blob);
-      const result = await call("input.transcribe", {
+      const result = await this.api.call("input.transcribe", {
         audio_base64: audio,
         mime_type: blob.type,
       });

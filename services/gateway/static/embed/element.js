@@ -8,7 +8,9 @@
 // `chatkit.ready`, `chatkit.thread.change`.
 
 import { gatewayClient } from "../api.js";
+import { AttachmentTray } from "../attachments.js";
 import { ChatPanel } from "../chat.js";
+import { Dictation, features } from "../dictation.js";
 import { citationLinker } from "./citations.js";
 import { HostPage } from "./host_page.js";
 import { resolveOptions } from "./options.js";
@@ -118,6 +120,8 @@ export class BookAssistant extends HTMLElement {
     this.#built = { els, host, panel, docked };
     host.onLeave = () => memory.save({ open: true }); // a citation to another page: reopen there
     this.#wire(els, panel, options);
+    await this.#composerExtras(els, panel, api, options);
+    if (generation !== this.#generation) return;
     await els.loaded;
     if (generation !== this.#generation) return;
     els.frame.hidden = false;
@@ -133,6 +137,18 @@ export class BookAssistant extends HTMLElement {
     }
     this.setAttribute("ready", "");
     this.dispatchEvent(new CustomEvent("chatkit.ready", { bubbles: true, composed: true }));
+  }
+
+  /** The attach and microphone buttons the options ask for and the gateway allows. */
+  async #composerExtras(els, panel, api, options) {
+    if (!options.attachments && !options.dictation) return;
+    const on = await features(api);
+    const where = { composer: els.composer, question: els.question, actions: els.send.parentElement, before: els.stop };
+    if (options.attachments && on.attachments) {
+      const limits = allowedAttachments(on.attachments, options.attachments);
+      if (limits) panel.attachments = new AttachmentTray(where, api, { strategy: options.uploadStrategy, limits });
+    }
+    if (options.dictation && on.dictation) new Dictation(where, { maxAudioBytes: on.max_audio_bytes, api });
   }
 
   #wire(els, panel, options) {
@@ -164,6 +180,17 @@ export class BookAssistant extends HTMLElement {
     remembered(resolveOptions(this.#options, this, GATEWAY).api.url).save({ open });
     if (open && focus) built.els.question.focus();
   }
+}
+
+/** The gateway's attachment limits narrowed by the page's (null: no type left). */
+function allowedAttachments(gateway, page) {
+  const types = page.accept.length ? gateway.mime_types.filter((t) => page.accept.includes(t)) : gateway.mime_types;
+  if (!types.length) return null;
+  return {
+    mime_types: types,
+    max_bytes: Math.min(gateway.max_bytes, page.maxSize ?? Infinity),
+    max_per_message: Math.min(gateway.max_per_message, page.maxCount ?? Infinity),
+  };
 }
 
 /** The gateway's table of contents (for chapter numbers), or null; bounded. */

@@ -1,8 +1,10 @@
 // The embed's options, named and shaped like @openai/chatkit's `ChatKitOptions` where the
 // concept is the same, merged with the element's attributes (which win) and bounded.
 //
-//   api: { url, fetch, token, domainKey (accepted, unused) }   theme: { colorScheme, color: { accent } }
-//   startScreen: { greeting, prompts: [{ label, prompt }] }    composer: { placeholder }
+//   api: { url, fetch, token, uploadStrategy: { type: "direct" | "two_phase" },
+//          domainKey (accepted, unused) }                      theme: { colorScheme, color: { accent } }
+//   startScreen: { greeting, prompts: [{ label, prompt }] }    composer: { placeholder,
+//     attachments: { enabled, maxCount, maxSize, accept }, dictation: { enabled } }
 //   header: { enabled, title: { text } }                      history: { enabled }
 //   onClientTool({ name, params })                             entities: { onTagSearch(query) }
 // and the embed's own: `pageContext` (rules, root, explicit chapter/lesson/page) and
@@ -38,6 +40,10 @@ export function resolveOptions(options, element, gatewayOrigin) {
       .map((p) => ({ label: text(p?.label, text(p?.prompt)), prompt: text(p?.prompt, text(p?.label)) }))
       .filter((p) => p.prompt),
     placeholder: text(o.composer?.placeholder, "Ask about this page… (select text on it to ask about that)"),
+    // Off unless asked for, as in @openai/chatkit; and only as far as the gateway allows.
+    attachments: attachmentOptions(o.composer?.attachments),
+    uploadStrategy: { type: api.uploadStrategy?.type === "two_phase" ? "two_phase" : "direct" },
+    dictation: o.composer?.dictation?.enabled === true,
     header: o.header?.enabled !== false,
     title: text(o.header?.title?.text, "Assistant"),
     history: o.history?.enabled !== false,
@@ -55,6 +61,16 @@ export function resolveOptions(options, element, gatewayOrigin) {
       toc: page.toc !== false,
     },
   };
+}
+
+/** `composer.attachments` as the tray takes it, or null when off. `accept` is ChatKit's
+ * `{ "image/png": [".png"] }` (or a list of MIME types). */
+function attachmentOptions(value) {
+  if (value?.enabled !== true) return null;
+  const accept = Array.isArray(value.accept) ? value.accept : Object.keys(value.accept || {});
+  const count = Number.isInteger(value.maxCount) && value.maxCount > 0 ? value.maxCount : null;
+  const size = Number.isFinite(value.maxSize) && value.maxSize > 0 ? value.maxSize : null;
+  return { accept: accept.filter((t) => typeof t === "string").slice(0, 50), maxCount: count, maxSize: size };
 }
 
 /** A CSS color the page gave, or null (anything else is ignored, never injected). */
