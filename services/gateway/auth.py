@@ -62,7 +62,7 @@ def new_anonymous_id() -> str:
 def _asset(path: str) -> bool:
     """The web client's files and the embed script: they need no user, and another site's
     page fetches them without the cookie (module scripts), so they must not mint one each."""
-    return path.startswith("/static/") or path == "/embed.js"
+    return path.startswith(("/static/", "/v/")) or path == "/embed.js"
 
 
 class DevCookieMiddleware:

@@ -1,28 +1,66 @@
 """`GET /embed.js`: the one script a site adds to embed the assistant.
 
-It is a one-line module importing the element from `/static/embed/`, so that the element's
-own imports (the web client's modules and styles) resolve on this gateway, whatever page
-loads it. Browsers fetch module scripts with CORS: a site's origin must be listed in
+It is a one-line module importing the element from `/v/<version>/static/embed/`, so that
+the element's own imports (the web client's modules and styles) resolve on this gateway,
+whatever page loads it. `<version>` is a hash of the web client's files: under it they are
+served `immutable`, so a site's reader fetches them once per release, and `/embed.js` alone
+(`no-cache`) is asked again on each page. A version other than the gateway's own is a 404.
+Browsers fetch module scripts with CORS: a site's origin must be listed in
 `GATEWAY_CORS_ORIGINS` to load it, as to call the API.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
-ENTRY = 'import "./static/embed/element.js";\n'
+STATIC = Path(__file__).parent / "static"
+"""The web client's files (`/static/`, the bundled reader page's, revalidated by ETag)."""
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def static_version(directory: Path) -> str:
+    """A hash of every file under `directory`, names and bytes: it changes with any of them."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+VERSION = static_version(STATIC)
+VERSIONED = f"/v/{VERSION}/static"
+"""Where this release's web client files are served `immutable`."""
+
+
+class ImmutableFiles(StaticFiles):
+    """Static files whose URL names their version: cached for good."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["cache-control"] = IMMUTABLE
+        return response
+
+
+ENTRY = f'import ".{VERSIONED}/embed/element.js";\n'
 
 
 async def embed_script(request: Request) -> Response:
     return Response(
         ENTRY,
         media_type="text/javascript",
-        headers={"cache-control": "no-cache"},  # the element's modules revalidate by ETag
+        headers={"cache-control": "no-cache"},  # the entry moves with each release
     )
 
 
 routes: list[BaseRoute] = [
-    Route("/embed.js", embed_script, methods=["GET"], include_in_schema=False)
+    Route("/embed.js", embed_script, methods=["GET"], include_in_schema=False),
+    Mount(VERSIONED, ImmutableFiles(directory=STATIC), name="versioned-static"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from chatkit.types import Attachment
 from pydantic import BaseModel, TypeAdapter
@@ -23,7 +22,7 @@ from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc
 from shared.contracts.pages import EntityList, EntityQuery
 from shared.errors import ApiError
 
-STATIC = Path(__file__).parent / "static"
+STATIC = embed.STATIC
 API_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 
 

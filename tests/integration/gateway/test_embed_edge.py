@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.gateway.routes import STATIC
+from services.gateway.embed import IMMUTABLE, STATIC, VERSIONED, static_version
 from services.gateway.settings import GatewaySettings
 
 SITE = "https://docs.example"
@@ -56,15 +56,39 @@ async def test_embed_script_is_served_to_a_listed_site(make_gateway: Any) -> Non
             assert entry.status_code == 200
             assert entry.headers["content-type"].startswith("text/javascript")
             assert entry.headers["access-control-allow-origin"] == SITE
-            assert 'import "./static/embed/element.js"' in entry.text
+            assert entry.headers["cache-control"] == "no-cache"  # the entry moves
+            assert entry.text == f'import ".{VERSIONED}/embed/element.js";\n'
             for module in sorted(_imports("embed/element.js")):
-                response = await c.get(f"/static/{module}", headers={"origin": SITE})
+                response = await c.get(f"{VERSIONED}/{module}", headers={"origin": SITE})
                 assert response.status_code == 200, module
+                assert response.content == (STATIC / module).read_bytes()
                 assert response.headers["access-control-allow-origin"] == SITE
+                # Under the release's version, cached for good.
+                assert response.headers["cache-control"] == IMMUTABLE, module
                 # Module fetches carry no cookie: they must not each make a new visitor.
                 assert "set-cookie" not in response.headers, module
+            stale = await c.get("/v/0123456789abcdef/static/embed/element.js")
+            assert stale.status_code == 404
+            # The reader page's own /static/ revalidates as before (not immutable).
+            page = await c.get("/static/chat.js")
+            assert page.status_code == 200 and "immutable" not in page.headers.get(
+                "cache-control", ""
+            )
             other = await c.get("/embed.js", headers={"origin": "https://evil.example"})
             assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_version_changes_with_any_file(tmp_path: Any) -> None:
+    (tmp_path / "embed").mkdir()
+    (tmp_path / "a.js").write_text("a")
+    (tmp_path / "embed" / "b.js").write_text("b")
+    first = static_version(tmp_path)
+    assert static_version(tmp_path) == first
+    (tmp_path / "embed" / "b.js").write_text("b2")
+    assert static_version(tmp_path) != first
+    (tmp_path / "embed" / "b.js").write_text("b")
+    (tmp_path / "c.css").write_text("")
+    assert static_version(tmp_path) != first
 
 
 async def test_cookie_for_another_site_is_samesite_none_and_secure(make_gateway: Any) -> None:
