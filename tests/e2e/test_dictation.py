@@ -18,7 +18,8 @@ from tests.integration.gateway.book_service import serve_book
 from tests.integration.gateway.conftest import gateway_settings
 from tests.integration.gateway.upstream import Control
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.servers import serve
+from tests.support.host_site import HostSite
+from tests.support.servers import free_port, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +44,22 @@ def speech(speech_server: tuple[FakeOpenAI, str]) -> FakeOpenAI:
     return fake
 
 
+HOST_PORT = free_port()
+HOST_ORIGIN = f"http://127.0.0.1:{HOST_PORT}"
+"""Another site, embedding the assistant from the dictation gateway."""
+EMBED_OPTIONS = """document.querySelector("book-assistant").options = {
+  api: { url: "%s/chatkit" }, composer: { dictation: { enabled: true } },
+};"""
+
+
 @pytest.fixture(scope="module")
 def dictation_url(
     store_url: str,
     speech_server: tuple[FakeOpenAI, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """A gateway with dictation, on a chat service transcribing with the fake."""
+    """A gateway with dictation, on a chat service transcribing with the fake; the site at
+    HOST_ORIGIN may embed it."""
     with (
         serve_book(tmp_path_factory.mktemp("dictation-book")) as book,
         chat_service(
@@ -65,6 +75,7 @@ def dictation_url(
             store_url,
             retrieval_url=book,
             heartbeat_s=15.0,
+            cors_origins=[HOST_ORIGIN],
             CHAT_TRANSCRIPTION_MODEL="whisper-test",
         )
         with serve(create_app(settings)) as url:
@@ -138,3 +149,43 @@ async def test_no_microphone_without_dictation(page: Any, e2e_control: Control) 
     # `page` is ready only once the gateway's features are known
     assert await page.locator("#send").is_visible()
     assert await page.locator("#dictate").count() == 0
+
+
+async def test_the_embed_dictates_when_the_page_asks_for_it(
+    microphone_browser: Any,
+    dictation_url: str,
+    speech: FakeOpenAI,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The embedded panel on another site: the microphone when `composer.dictation` is
+    enabled (and the gateway transcribes), and the text from the gateway it talks to."""
+    root = tmp_path_factory.mktemp("host-site")
+    (root / "index.html").write_text(
+        "<html><head><title>Host</title></head><body><p>A page.</p></body></html>", "utf-8"
+    )
+    site = HostSite(root, dictation_url)
+    speech.add_transcript(DICTATED)
+    panel = "book-assistant"
+    with serve(site.app(), port=HOST_PORT) as host:
+        context = await microphone_browser.new_context(base_url=host)
+        try:
+            page = await context.new_page()
+            await page.goto("/")  # not asked for: no microphone
+            await page.wait_for_selector(f"{panel}[ready]", state="attached")
+            assert await page.locator(f"{panel} #dictate").count() == 0
+            site.options_js = EMBED_OPTIONS % dictation_url
+            await page.goto("/")
+            await page.wait_for_selector(f"{panel}[ready]", state="attached")
+            await page.click(f"{panel} .launcher")
+            await page.click(f"{panel} #dictate")
+            await page.wait_for_selector(f"{panel} #dictation-status >> text=Listening 0:01")
+            await page.click(f"{panel} #dictate")
+            await page.wait_for_function(
+                """(text) => document.querySelector('book-assistant').shadowRoot
+                     .querySelector('#question').value.includes(text)""",
+                arg=DICTATED,
+            )
+        finally:
+            await context.close()
+    [upload] = speech.uploads
+    assert upload.model == "whisper-test"
