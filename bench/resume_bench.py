@@ -31,8 +31,8 @@ from bench.chat_bench import _ask, _body, _write_book, backends
 from bench.config import scaled
 from bench.stats import Row, latency_rows, median
 from shared.contracts.chat import RESUMABLE_HEADER
-from tests.fault.redis_server import RedisServer
 from tests.support.processes import ServiceProcess, running
+from tests.support.redis_server import RedisServer
 
 N = scaled(30, 5, "BENCH_RESUME_N")
 WARMUP = scaled(5, 2)

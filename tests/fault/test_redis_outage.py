@@ -14,7 +14,7 @@ import pytest
 
 from tests.fault.conftest import StackFactory
 from tests.fault.gateway_user import GatewayUser
-from tests.fault.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.fault

@@ -5,7 +5,6 @@ of a replica that died mid-answer instead of waiting forever; every key expires.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 
 from tests.fault.conftest import StackFactory
 from tests.fault.gateway_user import GatewayUser
-from tests.fault.redis_server import RedisServer
 from tests.fault.resumable import (
     CANCEL_NOTE,
     Events,
@@ -26,6 +24,7 @@ from tests.fault.resumable import (
     stored_answer,
 )
 from tests.support.processes import ServiceProcess, start_service
+from tests.support.redis_server import RedisServer
 from tests.support.stack import Stack
 from tests.support.waiting import until
 
@@ -55,8 +54,6 @@ class Replicas:
 def replicas(
     start_stack: StackFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replicas]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (the chat replicas share answers through it)")
     redis = RedisServer(Path(tmp_path_factory.mktemp("redis")))
     redis.start()
     env = {

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +28,8 @@ from services.gateway.app import create_app
 from tests.integration.gateway.conftest import COOKIE_SECRET, REDIS_URL, gateway_settings
 from tests.integration.gateway.test_chat_endpoints import ask, assert_error
 from tests.integration.gateway.upstream import Control
-from tests.support.servers import free_port, serve
+from tests.support.redis_server import RedisServer, reachable
+from tests.support.servers import serve
 from tests.unit.gateway.test_auth import SignedAgo
 
 SECRET = "x" * 32
@@ -406,17 +405,8 @@ async def test_rate_limit_per_ip_in_process(make_gateway: Any) -> None:
     assert statuses == [200] * 4 + [429] * 2
 
 
-def _redis_up(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 async def test_rate_limits_are_shared_through_redis(make_gateway: Any) -> None:
-    if not _redis_up(REDIS_URL):
+    if not reachable(REDIS_URL):
         pytest.skip(f"no Redis at {REDIS_URL}")
     shared = {
         "redis_url": REDIS_URL,
@@ -431,30 +421,24 @@ async def test_rate_limits_are_shared_through_redis(make_gateway: Any) -> None:
     assert b == [200, 200, 429, 429]
 
 
-async def test_redis_down_falls_back_to_in_process(make_gateway: Any, control: Control) -> None:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    redis = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
-        [server, "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+async def test_redis_down_falls_back_to_in_process(
+    make_gateway: Any, control: Control, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path)
+    redis.start()
     try:
-        url = f"redis://127.0.0.1:{port}/0"
-        deadline = time.monotonic() + 10
-        while not _redis_up(url):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            await asyncio.sleep(0.05)
-        settings = {"redis_url": url, "user_burst": 6, "user_rate_per_s": 0.1, "redis_retry_s": 0.5}
+        settings = {
+            "redis_url": redis.url,
+            "user_burst": 6,
+            "user_rate_per_s": 0.1,
+            "redis_retry_s": 0.5,
+        }
         with make_gateway(**settings) as gw:
             async with httpx.AsyncClient(base_url=gw) as c:
                 await c.get("/")
                 listing = {"type": "threads.list", "params": {}}
                 assert (await c.post("/chatkit", json=listing)).status_code == 200
-                redis.kill()
-                redis.wait(10)
+                redis.stop()
                 # Redis is gone: no 500s, and the limit still holds (now in-process).
                 statuses = [(await c.post("/chatkit", json=listing)).status_code for _ in range(8)]
                 assert 500 not in statuses
@@ -463,6 +447,4 @@ async def test_redis_down_falls_back_to_in_process(make_gateway: Any, control: C
                     assert s.status_code in (200, 429)
                     await s.aread()
     finally:
-        if redis.poll() is None:
-            redis.kill()
-            redis.wait(10)
+        redis.stop()

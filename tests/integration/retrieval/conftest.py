@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
 from services.retrieval.embeddings import LocalEmbedder
-from tests.support.servers import free_port
+from tests.support.redis_server import RedisServer, reachable
 
 TINY_BOOK: dict[str, str] = {
     "01-basics/01-installing.md": """---
@@ -122,59 +118,19 @@ def local_embedder() -> Iterator[LocalEmbedder]:
     yield embedder
 
 
-def _reachable(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except (redis.RedisError, OSError):
-        return False
-
-
-@dataclass
-class RedisServer:
-    """A redis-server process this test run started (and may kill)."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-def start_redis() -> RedisServer:
-    """`redis-server` on a free loopback port, no persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while not _reachable(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.05)
-    return RedisServer(url, process)
-
-
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`REDIS_URL` (default redis://127.0.0.1:6379/0), else a redis-server of our own."""
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if _reachable(url):
+    if reachable(url):
         yield url
         return
-    server = start_redis()
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
         yield server.url
     finally:
-        server.kill()
+        server.stop()
 
 
 @pytest.fixture

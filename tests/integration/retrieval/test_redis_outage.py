@@ -11,7 +11,8 @@ from services.retrieval.app import create_app
 from services.retrieval.embeddings import LocalEmbedder
 from services.retrieval.ingest import book_files
 from services.retrieval.settings import RetrievalSettings
-from tests.integration.retrieval.conftest import start_redis, write_book
+from tests.integration.retrieval.conftest import write_book
+from tests.support.redis_server import RedisServer
 from tests.support.servers import serve
 
 QUERIES = [
@@ -44,7 +45,8 @@ def answers(client: httpx.Client) -> list[list[tuple[str, float]]]:
 def test_killing_redis_mid_run_only_lowers_the_hit_rate(
     tmp_path: Path, local_embedder: LocalEmbedder
 ) -> None:
-    redis = start_redis()
+    redis = RedisServer(tmp_path)
+    redis.start()
     settings = RetrievalSettings(
         data_dir=tmp_path / "index",
         log_level="error",
@@ -72,7 +74,7 @@ def test_killing_redis_mid_run_only_lowers_the_hit_rate(
             )
             assert redis_hits == sum(len(q) for q in QUERIES)
 
-            redis.kill()
+            redis.stop()
             cold = answers(client)  # Redis gone: misses, embedded again, same results
             after_kill = cache_counts(client)
             assert (
@@ -86,4 +88,4 @@ def test_killing_redis_mid_run_only_lowers_the_hit_rate(
             assert client.post("/v1/documents", json=body).status_code == 200
             assert client.get("/readyz").status_code == 200
     finally:
-        redis.kill()
+        redis.stop()
