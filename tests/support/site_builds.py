@@ -49,13 +49,15 @@ def _copy(source: Path, dest: Path, paths: list[str]) -> None:
 
 
 def django_build(dest: Path) -> SiteBuild:
-    """Django 3.2's Sphinx build: home page, the FAQ, three intro pages and two topics."""
+    """Django 3.2's Sphinx build: home page, its generated index of terms, the FAQ, three
+    intro pages and two topics."""
     _need(DJANGO, "python-django-doc")
     _copy(
         DJANGO,
         dest,
         [
             "index.html",
+            "genindex.html",
             "faq",
             "intro/index.html",
             "intro/install.html",

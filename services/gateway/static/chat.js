@@ -514,7 +514,8 @@ export class ChatPanel {
     // A thread stopped before its first answer ended may not have its title saved yet.
     const current = thread.id === this.threadId ? this.els.threadTitle.textContent : null;
     open.textContent = thread.title || current || "Untitled conversation";
-    open.addEventListener("click", () => this.open(thread.id));
+    // The open thread is already on screen (a reload reopens it by itself): nothing to do.
+    open.addEventListener("click", () => thread.id !== this.threadId && this.open(thread.id));
     const rename = iconButton("pencil", "Rename", "rename");
     rename.addEventListener("click", async () => {
       const title = prompt("New title", thread.title || "");

@@ -240,7 +240,7 @@ def test_the_current_chapter_scopes_and_boosts(
     assert all(hit.boost == 1.0 for hit in boosted if hit.source.chapter != chapter)
 
 
-def test_the_faq_index_is_a_page_but_never_a_hit(
+def test_the_faq_index_and_the_index_of_terms_are_pages_but_never_hits(
     build: SiteBuild, service: tuple[str, httpx.Client]
 ) -> None:
     if build.name != "django":
@@ -249,9 +249,17 @@ def test_the_faq_index_is_a_page_but_never_a_hit(
     page = client.get("/v1/corpora/django/pages/faq/index")
     assert page.status_code == 200, page.text
     assert "install.html" in page.json()["html"]
+    # Sphinx's generated index of terms (52% link text: names and descriptions around its
+    # links) is a page too, and has no passage.
+    assert client.get("/v1/corpora/django/pages/genindex").status_code == 200
+    listed = client.get("/v1/documents", params={"corpus": "django"}).json()["documents"]
+    chunks = {d["document_id"]: d["chunks"] for d in listed}
+    assert chunks.get("genindex", 0) == 0 and chunks.get("faq/index", 0) == 0
+    assert chunks["faq/install"] > 0
     for question, _ in QUESTIONS["django"]:
         found = [hit.source.document_id for hit in _search(client, "django", question).results]
         assert "faq/index" not in found, (question, found)
+        assert "genindex" not in found, (question, found)
 
 
 def test_reingesting_an_unchanged_build_writes_nothing(
