@@ -22,7 +22,6 @@ from shared.contracts.gateway import NATIVE_PATH, SIMPLE_PATH, BookPage, BookToc
 from shared.contracts.pages import EntityList, EntityQuery
 from shared.errors import ApiError
 
-STATIC = embed.STATIC
 API_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 
 
@@ -134,7 +133,7 @@ def edge_headers(frame_ancestors: Sequence[str] = ()) -> dict[str, str]:
 
 async def index(request: Request) -> Response:
     """The web client (also for `/book/<page>` links, which it resolves itself)."""
-    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+    return FileResponse(embed.STATIC / "index.html", headers={"cache-control": "no-cache"})
 
 
 async def book_toc(request: Request) -> Response:
@@ -300,5 +299,5 @@ routes: list[BaseRoute] = [
     *embed.routes,
     Route("/", index, methods=["GET"], include_in_schema=False),
     Route("/book/{page:path}", index, methods=["GET"], include_in_schema=False),
-    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    Mount("/static", StaticFiles(directory=embed.STATIC), name="static"),
 ]

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from services.gateway.book import PAGE_ID, is_page_id
-from services.gateway.routes import STATIC
+from services.gateway.embed import STATIC
 
 
 @pytest.mark.parametrize(
