@@ -9,11 +9,14 @@ in-memory store and in-process search of the same book) under uvicorn in a proce
 its own. The book is indexed once beforehand and each side starts from a copy, so
 neither embeds it at start-up (which would weigh on its idle RSS).
 
-At 1, 32 and 128 concurrent conversations, alternately on both sides: time from sending
-a request to the first `assistant_message.content_part.text_delta` event (p50/p99) and
-answers/s. Each conversation is a new user and thread of TURNS answers. RSS of every
-service: idle (ready, warmed up, nothing in flight) and the peak during the
-128-conversation load, sampled from a background thread.
+At 1, 32 and 128 concurrent conversations, in rounds that alternate the two sides and
+which goes first (ABBA...), so that a change in the machine's load during the run weighs
+on both alike: time from sending a request to the first
+`assistant_message.content_part.text_delta` event (p50/p99, samples of every round) and
+answers/s (all answers of a side over its time in all rounds). Each conversation is a new
+user and thread of TURNS answers. RSS of every service: idle (ready, warmed up, nothing
+in flight) and the peak during the 128-conversation rounds, sampled from a background
+thread.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +52,8 @@ from tests.support.stack import BOOK, platform
 SERVICES = ("gateway", "chat", "retrieval", "store")
 CORPUS = "default"  # the corpus the stack's chat service asks
 TURNS = scaled(4, 2, "BENCH_E2E_TURNS")
-# (concurrent conversations, conversations each worker holds in a row)
-LEVELS = [(1, scaled(25, 3)), (32, scaled(3, 1)), (128, scaled(2, 1))]
+# (concurrent conversations, conversations each worker holds in a row per round, rounds)
+LEVELS = [(1, scaled(8, 3), scaled(3, 1)), (32, 1, scaled(3, 1)), (128, 1, scaled(2, 1))]
 PEAK_LEVEL = 128
 # Every client is 127.0.0.1: only the per-IP limits are lifted; per-user ones stay.
 GATEWAY_ENV = {
@@ -93,22 +97,57 @@ async def _measure(targets: dict[str, Target], pids: dict[str, dict[str, int]]) 
         await asyncio.sleep(1)
         for name, side in sides.items():
             side.idle = snapshot(pids[name])
-        for concurrency, each in LEVELS:
-            for name, target in targets.items():
-                print(f"  {name}: {concurrency} concurrent conversations", flush=True)
-                if concurrency != PEAK_LEVEL:
-                    level = await run_level(session, target, concurrency, each, TURNS)
-                else:
-                    with peak_rss(pids[name]) as peaks:
-                        level = await run_level(session, target, concurrency, each, TURNS)
-                    sides[name].peak = peaks
-                sides[name].levels[concurrency] = level
+        for concurrency, each, rounds in LEVELS:
+            done: dict[str, list[Level]] = {name: [] for name in targets}
+            peaks: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            for turn in range(rounds):
+                names = list(targets) if turn % 2 == 0 else list(reversed(targets))
+                for name in names:
+                    print(f"  {name}: {concurrency} concurrent conversations", flush=True)
+                    level, peak = await _run(session, targets[name], concurrency, each, pids[name])
+                    done[name].append(level)
+                    peaks[name].append(peak)
+            for name, levels in done.items():
+                sides[name].levels[concurrency] = _pooled(levels)
+                if concurrency == PEAK_LEVEL:
+                    sides[name].peak = _max_peaks(peaks[name])
     return sides
+
+
+async def _run(
+    session: aiohttp.ClientSession,
+    target: Target,
+    concurrency: int,
+    each: int,
+    pids: dict[str, int],
+) -> tuple[Level, dict[str, float]]:
+    """One round of one side; at the peak level also its processes' peak RSS."""
+    if concurrency != PEAK_LEVEL:
+        return await run_level(session, target, concurrency, each, TURNS), {}
+    with peak_rss(pids) as peaks:
+        level = await run_level(session, target, concurrency, each, TURNS)
+    return level, peaks
+
+
+def _pooled(levels: list[Level]) -> Level:
+    """Rounds of one side as one: their samples, and answers over the time of all."""
+    samples = [ms for level in levels for ms in level.ttft_ms]
+    seconds = sum(len(level.ttft_ms) / level.answers_per_s for level in levels)
+    return Level(levels[0].concurrency, samples, len(samples) / seconds)
+
+
+def _max_peaks(peaks: Iterable[dict[str, float]]) -> dict[str, float]:
+    """Each process's highest peak over the rounds."""
+    highest: dict[str, float] = {}
+    for one in peaks:
+        for name, mib in one.items():
+            highest[name] = max(mib, highest.get(name, 0.0))
+    return highest
 
 
 def _rows(platform_side: Side, monolith: Side) -> list[Row]:
     rows: list[Row] = []
-    for concurrency, _ in LEVELS:
+    for concurrency, _, _ in LEVELS:
         ours, base = platform_side.levels[concurrency], monolith.levels[concurrency]
         label = f"{concurrency} conv."
         rows += latency_rows(

@@ -311,8 +311,9 @@ class Remote:
             present.cancel()
 
     async def entries(self, after: int) -> AsyncGenerator[bytes, None]:
-        """The frames after `after`, to the end, read from the run's stream. `Gone` when
-        some were trimmed before they were read, `RunLost` when the run's lease lapsed."""
+        """The frames after `after`, to the end, read from the run's stream (those of one
+        read from Redis joined in one chunk). `Gone` when some were trimmed before they
+        were read, `RunLost` when the run's lease lapsed."""
         shared = self._shared
         events, expected = shared.events_key(self.id), after + 1
         block_ms = int(shared.bounds.lease_s * 1000 / 2)
@@ -324,13 +325,21 @@ class Remote:
                 if not await shared.redis.exists(shared.run_key(self.id)):
                     raise RunLost(f"The replica running answer {self.id} stopped.")
                 continue
+            frames: list[bytes] = []
+            ended = gap = False
             for entry_id, fields in reply[0][1]:
-                if _number(entry_id) != expected:
-                    raise Gone(f"Events after {self.id}.{expected - 1} were dropped.")
-                if b"end" in fields:
-                    return
+                gap = _number(entry_id) != expected
+                ended = b"end" in fields
+                if gap or ended:
+                    break
                 expected += 1
-                yield fields[b"f"]
+                frames.append(fields[b"f"])
+            if frames:
+                yield b"".join(frames)
+            if gap:
+                raise Gone(f"Events after {self.id}.{expected - 1} were dropped.")
+            if ended:
+                return
 
     async def _present(self) -> None:
         shared = self._shared

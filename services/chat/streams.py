@@ -162,7 +162,8 @@ class Run:
         self._changed = asyncio.Event()
 
     async def read(self, after: int = 0) -> AsyncGenerator[bytes, None]:
-        """The frames numbered above `after`, then the new ones as they come, to the end.
+        """The frames numbered above `after`, then the new ones as they come, to the end;
+        all those ready at once in one chunk (a replay is one write, not one per frame).
         Raises `Gone` when some of them are no longer buffered."""
         self._attach()
         try:
@@ -171,9 +172,10 @@ class Run:
                 if sent + 1 < self.first:
                     raise Gone(f"events after {self.id}.{sent} are no longer buffered")
                 changed = self._changed
-                while sent < self.last:
-                    sent += 1
-                    yield self._frames[sent - self.first]
+                if sent < self.last:  # all that came since the last write, in one
+                    chunk = b"".join(self._frames[sent + 1 - self.first :])
+                    sent = self.last
+                    yield chunk
                 if self.done:
                     return
                 await changed.wait()

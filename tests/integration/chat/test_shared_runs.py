@@ -66,7 +66,9 @@ async def _frames(
 
 
 async def _read(stream: AsyncGenerator[bytes, None]) -> list[bytes]:
-    return [frame async for frame in stream]
+    """The frames of a reader's stream (a write may hold several: all that were ready)."""
+    data = b"".join([chunk async for chunk in stream])
+    return [frame + b"\n\n" for frame in data.split(b"\n\n") if frame]
 
 
 async def _found(runs: Runs, thread_id: str) -> tuple[Readable, int]:
