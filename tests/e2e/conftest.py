@@ -49,6 +49,10 @@ REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", 
   reportCspViolation(
     `${e.effectiveDirective}: ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`,
   ));"""
+PANEL_HELPER = """window.panel = () =>
+  document.querySelector("book-assistant")?.shadowRoot ?? document;"""
+"""`panel()` in the page: the chat panel's root (the reader page's <book-assistant> shadow
+root), for scripts that look inside it (Playwright's own selectors pierce it already)."""
 TOKEN_DELAY_MS = 25
 """The offline model's pause per streamed token: answers take seconds, so they can be stopped."""
 
@@ -134,6 +138,7 @@ async def open_client(browser: Any, base_url: str) -> AsyncIterator[Any]:
     on any JavaScript error the page raised or any violation of its policy."""
     context = await browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 900})
     violations = await watch_csp(context)
+    await context.add_init_script(PANEL_HELPER)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

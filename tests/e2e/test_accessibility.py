@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, require_axe
+from tests.e2e.conftest import ARTIFACTS, PANEL_HELPER, require_axe
 from tests.integration.gateway.upstream import Control
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +41,7 @@ async def a11y_page(
         color_scheme=scheme,
         viewport={"width": width, "height": 860},
     )
+    await context.add_init_script(PANEL_HELPER)
     page = await context.new_page()
     await page.goto("/")
     await page.wait_for_selector("body.ready")
@@ -85,7 +86,7 @@ async def test_asking_and_reading_by_keyboard_alone(a11y_page: Any, e2e_control:
     page = a11y_page
     for _ in range(60):
         await page.keyboard.press("Tab")
-        if await page.evaluate("document.activeElement?.id") == "question":
+        if await page.evaluate("panel().activeElement?.id") == "question":
             break
     else:
         pytest.fail("Tab never reached the question box")
@@ -97,11 +98,11 @@ async def test_asking_and_reading_by_keyboard_alone(a11y_page: Any, e2e_control:
     await page.locator(".msg.assistant:not(.streaming) a.cite").first.wait_for()
     # the streamed text is announced: it sits in a polite live region
     live = await page.evaluate(
-        "document.querySelector('.msg.assistant').closest('[aria-live]')?.getAttribute('aria-live')"
+        "panel().querySelector('.msg.assistant').closest('[aria-live]')?.getAttribute('aria-live')"
     )
     assert live == "polite"
     for _ in range(80):
         await page.keyboard.press("Tab")
-        if await page.evaluate("document.activeElement?.classList.contains('cite')"):
+        if await page.evaluate("panel().activeElement?.classList.contains('cite')"):
             return
     pytest.fail("Tab never reached the answer's citation")

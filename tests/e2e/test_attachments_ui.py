@@ -32,7 +32,7 @@ async def test_an_image_is_uploaded_previewed_sent_and_shown(
     )
     chips = page.locator("#composer li.attachment")
     await page.wait_for_function(
-        "() => document.querySelectorAll('#composer li.attachment').length === 2"
+        "() => panel().querySelectorAll('#composer li.attachment').length === 2"
     )
     assert await chips.nth(0).locator("img").count() == 1  # a preview for the image
     assert await chips.nth(1).locator("img").count() == 0

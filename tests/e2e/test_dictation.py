@@ -115,13 +115,13 @@ async def test_dictated_text_lands_in_the_composer(
         await page.wait_for_selector("#dictation-status >> text=Listening 0:01")
         await page.keyboard.press("Space")
         await page.wait_for_function(
-            """(text) => document.querySelector('#question').value.includes(text)""",
+            """(text) => panel().querySelector('#question').value.includes(text)""",
             arg=DICTATED,
         )
         assert await page.input_value("#question") == f"About page two: {DICTATED}"
         assert await mic.get_attribute("aria-pressed") == "false"
         assert await page.locator("#messages .msg").count() == 0  # put in, not sent
-        assert await page.evaluate("() => document.activeElement.id") == "question"
+        assert await page.evaluate("() => panel().activeElement.id") == "question"
         ARTIFACTS.mkdir(exist_ok=True)
         await page.locator("#chat").screenshot(path=str(ARTIFACTS / "web-client-dictation.png"))
 

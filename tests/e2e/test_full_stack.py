@@ -40,7 +40,7 @@ WATCH_PROGRESS = """() => {
         if (node.nodeType === Node.TEXT_NODE) window.progressSeen.push(node.data);
       }
     }
-  }).observe(document.querySelector('#progress'), {childList: true});
+  }).observe(panel().querySelector('#progress'), {childList: true});
 }"""
 
 
@@ -63,7 +63,7 @@ async def text_while_streaming(page: Any, longer_than: int) -> str:
     characters and the answer is still streaming."""
     handle = await page.wait_for_function(
         """(n) => {
-          const text = document.querySelector('.msg.assistant.streaming .text')?.innerText;
+          const text = panel().querySelector('.msg.assistant.streaming .text')?.innerText;
           return text && text.length > n ? text : null;
         }""",
         arg=longer_than,
@@ -284,7 +284,7 @@ async def test_stop_keeps_the_partial_answer(stack_page: Any) -> None:
     page = stack_page
     await ask(page, "How do I stop an answer that is streaming?")
     await page.wait_for_function(
-        "() => document.querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
+        "() => panel().querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
     )
     async with page.expect_event("requestfailed", is_chatkit_post) as aborted:
         await page.click("#stop")
@@ -353,7 +353,7 @@ async def test_threads_reopen_rename_delete(stack_page: Any) -> None:
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     second = page.locator(".thread-item", has_text="What are search scopes?")
     await second.locator("button.delete").click()
-    await page.wait_for_function("() => document.querySelectorAll('.thread-item').length === 1")
+    await page.wait_for_function("() => panel().querySelectorAll('.thread-item').length === 1")
 
     await page.reload()  # both changes were saved
     await page.wait_for_selector("body.ready")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 ASSISTANT = ".msg.assistant"
 DONE = f"{ASSISTANT}:not(.streaming)"
 STREAMING_TEXT = (
-    "() => document.querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
+    "() => panel().querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"
 )
 
 

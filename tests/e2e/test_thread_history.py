@@ -18,8 +18,8 @@ async def ask_and_wait(page: Any, question: str, answers: int) -> None:
     await page.fill("#question", question)
     await page.click("#send")
     await page.wait_for_function(
-        "(n) => document.querySelectorAll('.msg.assistant:not(.streaming)').length === n"
-        " && !document.querySelector('#send').disabled",
+        "(n) => panel().querySelectorAll('.msg.assistant:not(.streaming)').length === n"
+        " && !panel().querySelector('#send').disabled",
         arg=answers,
     )
 
@@ -42,7 +42,7 @@ async def test_a_long_thread_pages_in_its_history_as_the_reader_scrolls_up(
     # scrolling to the top brings the rest, in order, the view kept where it was
     await page.locator("#messages").evaluate("(el) => { el.scrollTop = 0; }")
     await page.wait_for_function(
-        "(n) => document.querySelectorAll('.msg.user').length === n", arg=QUESTIONS
+        "(n) => panel().querySelectorAll('.msg.user').length === n", arg=QUESTIONS
     )
     assert await users.all_text_contents() == [f"Question {n}" for n in range(QUESTIONS)]
     assert await earlier.count() == 0
@@ -58,7 +58,7 @@ async def test_the_thread_list_is_searched_by_title(page: Any, e2e_control: Cont
         await ask_and_wait(page, title, 1)
     await page.click("#threads-toggle")
     rows = page.locator(".thread-item .open")
-    await page.wait_for_function("() => document.querySelectorAll('.thread-item').length === 3")
+    await page.wait_for_function("() => panel().querySelectorAll('.thread-item').length === 3")
     search = page.get_by_label("Search conversations by title")
     await search.fill("index")
     assert sorted(await rows.all_text_contents()) == ["Indexes and corpora", "Indexing a site"]

@@ -27,9 +27,35 @@ async def ask(page: Any, question: str) -> None:
 SELECT_IN_CHAT_PANEL = """() => new Promise((handled) => {
   document.addEventListener('selectionchange', () => handled(), {once: true});
   const r = document.createRange();
-  r.selectNodeContents(document.querySelector('#thread-title'));
+  r.selectNodeContents(panel().querySelector('#thread-title'));
   const s = getSelection(); s.removeAllRanges(); s.addRange(r);
 })"""
+
+
+READER_PAGE_PARTS = """() => {
+  const element = document.querySelector("book-assistant");
+  const inside = element?.shadowRoot;
+  return {
+    elements: document.querySelectorAll("book-assistant").length,
+    docked: element?.hasAttribute("docked"),
+    inShadow: ["#question", "#messages", "#threads"].every((id) => inside?.querySelector(id)),
+    inPage: document.querySelectorAll("#question, #messages, #composer").length,
+    bookInPage: Boolean(document.querySelector("#book")),
+  };
+}"""
+
+
+async def test_the_reader_page_is_the_embed_beside_the_book(page: Any) -> None:
+    """The bundled page is built on <book-assistant>: one panel markup (the element's, in
+    its shadow root), none of its own; the book stays in the page."""
+    parts = await page.evaluate(READER_PAGE_PARTS)
+    assert parts == {
+        "elements": 1,
+        "docked": True,
+        "inShadow": True,
+        "inPage": 0,
+        "bookInPage": True,
+    }
 
 
 async def test_streamed_answer_with_citation(page: Any, e2e_control: Control) -> None:
@@ -39,7 +65,7 @@ async def test_streamed_answer_with_citation(page: Any, e2e_control: Control) ->
     # Text shows up while the answer is still streaming.
     shown = await page.wait_for_function(
         """() => {
-          const text = document.querySelector('.msg.assistant.streaming .text')?.innerText;
+          const text = panel().querySelector('.msg.assistant.streaming .text')?.innerText;
           return text?.includes('word3') ? text : null;
         }"""
     )
@@ -129,7 +155,7 @@ async def test_threads_reopen_rename_delete(page: Any, e2e_control: Control) -> 
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.locator(".thread-item", has_text="Second question").locator(".delete").click()
-    await page.wait_for_function("() => document.querySelectorAll('.thread-item').length === 1")
+    await page.wait_for_function("() => panel().querySelectorAll('.thread-item').length === 1")
 
 
 async def test_highlight_passage_client_tool(page: Any, e2e_control: Control) -> None:

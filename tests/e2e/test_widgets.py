@@ -130,7 +130,7 @@ RENDER = """async (nodes) => {
   const box = document.createElement("div");
   box.id = "widget-under-test";
   box.className = "msg widget";
-  document.querySelector("#messages").append(box);
+  panel().querySelector("#messages").append(box);
   window.widgetCtx = { onAction: (action) => window.sentActions.push(action) };
   for (const node of [nodes].flat()) box.append(renderWidget(node, window.widgetCtx));
   return [...box.querySelectorAll(".w")].flatMap((el) => [...el.classList]);
@@ -138,7 +138,7 @@ RENDER = """async (nodes) => {
 
 UPDATE = """async (update) => {
   const { applyWidgetUpdate } = await import("/static/widgets.js");
-  const box = document.querySelector("#widget-under-test");
+  const box = panel().querySelector("#widget-under-test");
   applyWidgetUpdate(box.firstElementChild, update, window.widgetCtx);
 }"""
 

@@ -22,7 +22,7 @@ async def test_a_workflow_streams_its_tasks_then_its_summary(
     await page.click("#send")
     tasks = page.locator(f"{WORKFLOW} .workflow-task")
     await page.wait_for_function(
-        "() => document.querySelectorAll('.msg.workflow .workflow-task').length === 2"
+        "() => panel().querySelectorAll('.msg.workflow .workflow-task').length === 2"
     )
     # before the item is done: open, the first task finished (its update applied), no summary yet
     assert await page.locator(f"{WORKFLOW} details[open]").count() == 1

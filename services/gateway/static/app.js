@@ -1,10 +1,9 @@
-// Wires the book pane and the chat panel together. No build step: plain ES modules.
+// The bundled reader page: the book pane beside the embed's <book-assistant>, docked, with
+// the book as the page it reads from (page context, selections, highlights, citations).
+// No build step: plain ES modules.
 
-import { gatewayClient } from "./api.js";
-import { AttachmentTray } from "./attachments.js";
 import { BookView } from "./book.js";
-import { ChatPanel } from "./chat.js";
-import { Dictation, features } from "./dictation.js";
+import "./embed/element.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,47 +15,24 @@ const book = new BookView({
   where: $("where"),
 });
 
-const chat = new ChatPanel(
-  {
-    composer: $("composer"),
-    question: $("question"),
-    send: $("send"),
-    stop: $("stop"),
-    status: $("status"),
-    messages: $("messages"),
-    progress: $("progress"),
-    threads: $("threads"),
-    threadsToggle: $("threads-toggle"),
-    threadTitle: $("thread-title"),
-    newThread: $("new-thread"),
-    selection: $("selection"),
-    selectionText: $("selection-text"),
-    selectionClear: $("selection-clear"),
+const assistant = document.createElement("book-assistant");
+assistant.host = book;
+assistant.options = {
+  // Each on as far as the gateway's `/api/features` allows.
+  composer: {
+    placeholder: "Ask about this page… (select text in the book to ask about it)",
+    attachments: { enabled: true },
+    dictation: { enabled: true },
   },
-  book,
-  { onThread: (threadId) => remember(threadId) },
-);
-
-// The open thread is kept for this tab: a reload reopens it (and an answer still being
-// written goes on showing).
-const THREAD_KEY = "book-assistant.thread";
-function remember(threadId) {
-  try {
-    if (threadId) sessionStorage.setItem(THREAD_KEY, threadId);
-    else sessionStorage.removeItem(THREAD_KEY);
-  } catch {
-    /* storage refused: nothing is remembered */
-  }
-}
-function reopen() {
-  let threadId = null;
-  try {
-    threadId = sessionStorage.getItem(THREAD_KEY);
-  } catch {
-    return null;
-  }
-  return threadId ? chat.open(threadId).catch(() => remember(null)) : null;
-}
+  startScreen: { greeting: "Ask about the page you are reading, or select text in it first." },
+};
+assistant.setAttribute("docked", "");
+const dark = matchMedia("(prefers-color-scheme: dark)");
+const scheme = () => assistant.setAttribute("color-scheme", dark.matches ? "dark" : "light");
+dark.addEventListener("change", scheme);
+scheme();
+const ready = new Promise((done) => assistant.addEventListener("chatkit.ready", done, { once: true }));
+$("chat").append(assistant);
 
 // Links inside the book to other lessons stay in the page.
 $("book").addEventListener("click", (event) => {
@@ -69,16 +45,5 @@ $("book").addEventListener("click", (event) => {
   }
 });
 
-// The microphone only when the chat service transcribes, the attach button when attachments
-// are allowed; "ready" once both are known either way.
-const dictation = features().then((on) => {
-  if (on.attachments) {
-    const where = { composer: $("composer"), actions: $("send").parentElement, before: $("stop") };
-    chat.attachments = new AttachmentTray(where, gatewayClient(), { limits: on.attachments });
-  }
-  if (!on.dictation) return null;
-  const where = { question: $("question"), actions: $("send").parentElement, before: $("stop") };
-  return new Dictation(where, { maxAudioBytes: on.max_audio_bytes });
-});
-Promise.all([book.start(), dictation, reopen()]).then(() => document.body.classList.add("ready"));
-window.bookAssistant = { book, chat }; // handy in the console
+Promise.all([book.start(), ready]).then(() => document.body.classList.add("ready"));
+window.bookAssistant = { book, assistant }; // handy in the console

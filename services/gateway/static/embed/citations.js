@@ -16,7 +16,7 @@ export function citationLinker(href, gatewayOrigin, root) {
     } catch {
       return null;
     }
-    if (!href) return url.href;
+    if (!href) return url.origin === location.origin ? url.pathname + url.search + url.hash : url.href;
     const parts = linkParts(url, gatewayOrigin, root);
     if (typeof href === "function") {
       const made = href(source, parts);

@@ -4,8 +4,9 @@
 // neither page's styles reach the other. Attributes: `docked` (in the page's flow, always
 // open; otherwise a floating button opens it), `api-url`, `token`, `color-scheme`,
 // `site-root`, `data-chapter`, `data-lesson`, `data-page`. Property `options` (or
-// `setOptions()`): ChatKit-style options, see options.js. Events, as @openai/chatkit's:
-// `chatkit.ready`, `chatkit.thread.change`.
+// `setOptions()`): ChatKit-style options, see options.js. Property `host`: the page beside
+// the panel, when it is not simply this document (the bundled reader passes its book).
+// Events, as @openai/chatkit's: `chatkit.ready`, `chatkit.thread.change`.
 
 import { gatewayClient } from "../api.js";
 import { AttachmentTray } from "../attachments.js";
@@ -24,16 +25,19 @@ export class BookAssistant extends HTMLElement {
   static observedAttributes = ["docked", "api-url", "token", "color-scheme", "site-root", "data-chapter", "data-lesson", "data-page"];
 
   #options = {};
-  #built = null; // {els, host, panel} of the panel on screen
+  #host = null; // the page's own, or null: this document (HostPage)
+  #built = null; // {els, host, ownHost, panel, docked} of the panel on screen
   #generation = 0;
 
   constructor() {
     super();
     // `options` set before this element was defined is an own property: take it over.
-    if (Object.hasOwn(this, "options")) {
-      const early = this.options;
-      delete this.options;
-      this.#options = early;
+    for (const name of ["options", "host"]) {
+      if (Object.hasOwn(this, name)) {
+        const early = this[name];
+        delete this[name];
+        this[name] = early;
+      }
     }
     this.attachShadow({ mode: "open" });
   }
@@ -47,6 +51,18 @@ export class BookAssistant extends HTMLElement {
     if (this.isConnected) this.#build();
   }
 
+  /** The page beside the panel, as the chat panel sees it (BookView's interface:
+   * `pageContext`, `selection`, `onSelection`, `clearSelection()`, `follow(href)`,
+   * `highlight(args)`); null: this document, read with the `pageContext` options. */
+  get host() {
+    return this.#host;
+  }
+
+  set host(value) {
+    this.#host = value && typeof value === "object" ? value : null;
+    if (this.isConnected) this.#build();
+  }
+
   /** ChatKit's `setOptions`. */
   setOptions(value) {
     this.options = value;
@@ -57,13 +73,20 @@ export class BookAssistant extends HTMLElement {
   }
 
   disconnectedCallback() {
-    this.#built?.host.close();
+    if (this.#built?.ownHost) this.#built.host.close();
     this.#built = null;
     this.#generation++;
   }
 
   attributeChangedCallback(name, before, after) {
-    if (before !== after && this.#built) this.#build();
+    if (before === after || !this.#built) return;
+    if (name === "color-scheme") {
+      const { colorScheme } = resolveOptions(this.#options, this, GATEWAY);
+      this.#built.els.frame.classList.toggle("dark", colorScheme === "dark");
+      this.#built.els.frame.classList.toggle("light", colorScheme !== "dark");
+    } else {
+      this.#build();
+    }
   }
 
   /** ChatKit's `focusComposer`. */
@@ -98,14 +121,14 @@ export class BookAssistant extends HTMLElement {
   async #build() {
     const generation = ++this.#generation;
     const previous = this.#built;
-    previous?.host.close();
+    if (previous?.ownHost) previous.host.close();
     const options = resolveOptions(this.#options, this, GATEWAY);
     const docked = this.hasAttribute("docked");
     const api = gatewayClient({ ...options.api, credentials: "include" });
-    const toc = options.pageContext.toc ? await bookToc(api) : null;
+    const toc = !this.#host && options.pageContext.toc ? await bookToc(api) : null;
     if (generation !== this.#generation) return; // rebuilt or removed meanwhile
     const els = buildPanel(this.shadowRoot, { styles: STYLES, options, docked });
-    const host = new HostPage(this, options.pageContext, toc);
+    const host = this.#host || new HostPage(this, options.pageContext, toc);
     const memory = remembered(options.api.url);
     const panel = new ChatPanel(els, host, {
       api,
@@ -117,8 +140,8 @@ export class BookAssistant extends HTMLElement {
         this.dispatchEvent(new CustomEvent("chatkit.thread.change", { detail: { threadId }, bubbles: true, composed: true }));
       },
     });
-    this.#built = { els, host, panel, docked };
-    host.onLeave = () => memory.save({ open: true }); // a citation to another page: reopen there
+    this.#built = { els, host, ownHost: !this.#host, panel, docked };
+    if (!this.#host) host.onLeave = () => memory.save({ open: true }); // a citation to another page: reopen there
     this.#wire(els, panel, options);
     await this.#composerExtras(els, panel, api, options);
     if (generation !== this.#generation) return;

@@ -68,7 +68,7 @@ export function buildPanel(root, { styles, options, docked }) {
   );
   els.panel = h(
     "section",
-    { id: "panel", class: "chat panel", "aria-label": options.title, hidden: !docked },
+    { id: "panel", class: "chat panel", "aria-label": options.title, hidden: !docked, part: "panel" },
     head,
     els.threads,
     els.start,
