@@ -28,7 +28,10 @@ assistant.options = {
 };
 assistant.setAttribute("docked", "");
 const dark = matchMedia("(prefers-color-scheme: dark)");
-const scheme = () => assistant.setAttribute("color-scheme", dark.matches ? "dark" : "light");
+const scheme = () => {
+  document.documentElement.classList.toggle("dark", dark.matches);
+  assistant.setAttribute("color-scheme", dark.matches ? "dark" : "light");
+};
 dark.addEventListener("change", scheme);
 scheme();
 const ready = new Promise((done) => assistant.addEventListener("chatkit.ready", done, { once: true }));
