@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.gateway.embed import VERSIONED
 from tests.e2e.conftest import ARTIFACTS, require_axe
 from tests.support.host_site import HostSite
 from tests.support.servers import free_port, serve
@@ -287,6 +288,38 @@ async def test_a_question_on_a_django_docs_page(host: Any, docs_site: DocsSite) 
     await page.wait_for_selector(f"{PANEL}[ready]", state="attached")
     await expect(page.locator(f"{PANEL} #panel")).to_be_visible()
     await expect(page.locator(ANSWER)).to_have_count(2)
+
+
+async def test_a_page_from_the_last_release_loads_this_ones_element(
+    host: Any, docs_site: DocsSite
+) -> None:
+    """During a rolling deploy a page may get `/embed.js` from a pod of the last release:
+    its import names that release's version, which this gateway no longer has. The element
+    still loads, every module of it from this release (none 404, none of two releases)."""
+    page = host
+    old_release = "0123456789abcdef"
+    assert f"/v/{old_release}/" not in VERSIONED
+
+    async def old_entry(route: Any) -> None:
+        body = f'import "./v/{old_release}/static/embed/element.js";\n'
+        await route.fulfill(
+            body=body,
+            content_type="text/javascript",
+            headers={"access-control-allow-origin": docs_site.url},
+        )
+
+    await page.route(f"{docs_site.gateway}/embed.js", old_entry)
+    statuses: dict[str, int] = {}
+    page.on("response", lambda r: statuses.__setitem__(r.url, r.status))
+    await _open(page, f"/{PAGE}.html")
+    await page.click(f"{PANEL} .launcher")
+    await expect(page.locator(f"{PANEL} #question")).to_be_visible()
+    modules = {url: status for url, status in statuses.items() if "/static/" in url}
+    assert modules[f"{docs_site.gateway}/v/{old_release}/static/embed/element.js"] == 307
+    served = {u for u, status in modules.items() if status == 200}
+    assert f"{docs_site.gateway}{VERSIONED}/chat.js" in served
+    assert all(u.startswith(f"{docs_site.gateway}{VERSIONED}/") for u in served), served
+    assert len(modules) == len(served) + 1, modules  # only the old element.js redirected
 
 
 async def test_highlight_passage_on_the_host_page(host: Any, docs_site: DocsSite) -> None:

@@ -67,8 +67,18 @@ async def test_embed_script_is_served_to_a_listed_site(make_gateway: Any) -> Non
                 assert response.headers["cache-control"] == IMMUTABLE, module
                 # Module fetches carry no cookie: they must not each make a new visitor.
                 assert "set-cookie" not in response.headers, module
-            stale = await c.get("/v/0123456789abcdef/static/embed/element.js")
-            assert stale.status_code == 404
+            # Another release's (a page from a pod of the last one): this release's copy.
+            stale = await c.get(
+                "/v/0123456789abcdef/static/embed/element.js", headers={"origin": SITE}
+            )
+            assert stale.status_code == 307
+            assert stale.headers["location"] == f"{VERSIONED}/embed/element.js"
+            assert stale.headers["cache-control"] == "no-store"
+            assert stale.headers["access-control-allow-origin"] == SITE
+            for junk in ("/v/not-a-release/static/embed/element.js", "/v/0123/static/x.js"):
+                missing = await c.get(junk)
+                assert missing.status_code == 404, junk
+                assert missing.headers["content-type"].startswith("application/json")
             # The reader page's own /static/ revalidates as before (not immutable).
             page = await c.get("/static/chat.js")
             assert page.status_code == 200 and "immutable" not in page.headers.get(
