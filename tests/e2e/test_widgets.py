@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import warnings
 from typing import Any
 
@@ -200,6 +201,69 @@ async def test_a_form_sends_its_values_with_its_action(page: Any) -> None:
             },
         )
     ]
+
+
+async def test_a_searchable_clearable_select_filters_and_clears(page: Any) -> None:
+    """`searchable`: typing filters the choices, Enter picks the first left (the form is not
+    sent); `clearable`: a button empties the choice; each change sends `onChangeAction`."""
+    lessons = [
+        {"label": "Page context", "value": "context"},
+        {"label": "Search scopes", "value": "scopes"},
+        {"label": "Search boosting", "value": "boosting"},
+    ]
+    picker = w.Select(
+        name="lesson",
+        options=lessons,
+        placeholder="a lesson",
+        searchable=True,
+        clearable=True,
+        onChangeAction=act("lesson.pick"),
+    )
+    form = w.Form(onSubmitAction=act("form.sent"), children=[picker])
+    await page.evaluate(RENDER, json.loads(form.model_dump_json(exclude_none=True)))
+    box = page.locator(WIDGET)
+    search = box.get_by_role("searchbox", name="Filter the choices of a lesson")
+    await search.fill("search")
+    hidden = await box.locator("select option").evaluate_all(
+        "options => options.filter((o) => o.hidden).map((o) => o.value)"
+    )
+    assert hidden == ["context"]
+    await search.press("Enter")
+    assert await box.locator("select").input_value() == "scopes"
+    await box.get_by_role("button", name="Clear a lesson").click()
+    assert await box.locator("select").input_value() == ""
+    sent = await page.evaluate("window.sentActions")
+    assert [(a["type"], a["payload"]) for a in sent] == [
+        ("lesson.pick", {"lesson": "scopes"}),
+        ("lesson.pick", {"lesson": ""}),
+    ]  # and no "form.sent": Enter in the filter chose, it did not submit
+
+
+CURVES = """() => [...panel().querySelectorAll("#widget-under-test path.w-chart-line")]
+  .map((p) => p.getAttribute("d"))"""
+
+
+async def test_line_series_follow_their_curve_type(page: Any) -> None:
+    data = [{"x": str(n), "v": v} for n, v in enumerate([1, 8, 8.5, 2, 3])]
+    charts = [
+        w.Chart(
+            data=data, series=[w.LineSeries(label=kind, dataKey="v", curveType=kind)], xAxis="x"
+        )
+        for kind in ("linear", "step", "monotone")
+    ]
+    await page.evaluate(RENDER, [json.loads(c.model_dump_json(exclude_none=True)) for c in charts])
+    linear, step, monotone = await page.evaluate(CURVES)
+    assert set(re.findall("[A-Z]", linear)) == {"M", "L"}
+    assert set(re.findall("[A-Z]", step)) == {"M", "H", "V"}
+    assert set(re.findall("[A-Z]", monotone)) == {"M", "C"}
+    # monotone: no control point beyond its segment's ends (the curve never overshoots)
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", monotone)]
+    ys = numbers[1::2]
+    start, segments = ys[0], [ys[1 + 3 * k : 4 + 3 * k] for k in range((len(ys) - 1) // 3)]
+    for c1, c2, end in segments:
+        low, high = min(start, end), max(start, end)
+        assert low - 0.05 <= c1 <= high + 0.05 and low - 0.05 <= c2 <= high + 0.05
+        start = end
 
 
 async def test_a_required_field_keeps_the_form_from_being_sent(page: Any) -> None:

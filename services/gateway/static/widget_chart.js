@@ -84,13 +84,13 @@ export function chart(node) {
       return;
     }
     const points = data.map((row, j) => [center(j), y(bases[i][j] + value(row, s))]);
-    const line = points.map(([px, py], j) => `${j ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`);
+    const line = points.length ? `M${xy(points[0])}${curve(points, s.curveType)}` : "";
     if (s.type === "area" && points.length) {
       const floor = data.map((_, j) => [center(j), y(bases[i][j])]).reverse();
-      const back = floor.map(([px, py]) => `L${px.toFixed(1)},${py.toFixed(1)}`);
+      const back = `L${xy(floor[0])}${curve(floor, s.curveType)}`;
       svg.append(
         element("path", {
-          d: `${line.join("")}${back.join("")}Z`,
+          d: `${line}${back}Z`,
           fill: color,
           "fill-opacity": 0.25,
           stroke: "none",
@@ -98,7 +98,7 @@ export function chart(node) {
         }),
       );
     }
-    svg.append(element("path", { d: line.join(""), fill: "none", stroke: color, "stroke-width": 2, class: "w-chart-line" }));
+    svg.append(element("path", { d: line, fill: "none", stroke: color, "stroke-width": 2, class: "w-chart-line" }));
     points.forEach(([px, py], j) => {
       const dot = element("circle", { cx: px, cy: py, r: 2.5, fill: color, class: "w-chart-point" });
       tip(dot, node, `${category(data[j])} · ${name}: ${value(data[j], s)}`);
@@ -183,4 +183,62 @@ function element(name, attributes) {
   const el = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attributes)) el.setAttribute(key, String(value));
   return el;
+}
+
+const xy = ([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`;
+
+/** The path from the first of `points` through the rest, drawn as `curveType` says
+ * (ChatKit's, d3's names): straight (`linear`, the default), in steps (`step`: the change
+ * at the midpoint, `stepBefore`, `stepAfter`), or smooth without overshooting a point
+ * (monotone cubic: `monotone`, `monotoneX`, and the smoothing kinds `natural`, `basis`,
+ * `bump`, `cardinal`, `catmullRom` drawn the same way). */
+export function curve(points, curveType) {
+  const kind = String(curveType || "linear").replace(/Closed|Open|X$|Y$/g, "");
+  const rest = points.slice(1);
+  if (kind === "step" || kind === "stepBefore" || kind === "stepAfter") {
+    return rest.map(([px, py], j) => {
+      const [qx] = points[j];
+      if (kind === "stepBefore") return `V${py.toFixed(1)}H${px.toFixed(1)}`;
+      if (kind === "stepAfter") return `H${px.toFixed(1)}V${py.toFixed(1)}`;
+      return `H${((qx + px) / 2).toFixed(1)}V${py.toFixed(1)}H${px.toFixed(1)}`;
+    }).join("");
+  }
+  if (kind === "linear" || points.length < 3) return rest.map((p) => `L${xy(p)}`).join("");
+  const slopes = monotoneSlopes(points);
+  return rest.map(([px, py], j) => {
+    const [qx, qy] = points[j];
+    const h = (px - qx) / 3;
+    return `C${xy([qx + h, qy + slopes[j] * h])} ${xy([px - h, py - slopes[j + 1] * h])} ${xy([px, py])}`;
+  }).join("");
+}
+
+/** Tangents of a monotone cubic through `points` (Fritsch-Carlson): the curve never
+ * rises above or dips below its neighbouring points. */
+function monotoneSlopes(points) {
+  const n = points.length;
+  const secant = [];
+  for (let k = 0; k < n - 1; k++) {
+    const dx = points[k + 1][0] - points[k][0];
+    secant.push(dx ? (points[k + 1][1] - points[k][1]) / dx : 0);
+  }
+  const m = points.map((_, k) => {
+    if (k === 0) return secant[0];
+    if (k === n - 1) return secant[n - 2];
+    return secant[k - 1] * secant[k] > 0 ? (secant[k - 1] + secant[k]) / 2 : 0;
+  });
+  for (let k = 0; k < n - 1; k++) {
+    if (!secant[k]) {
+      m[k] = m[k + 1] = 0;
+      continue;
+    }
+    const a = m[k] / secant[k];
+    const b = m[k + 1] / secant[k];
+    const size = a * a + b * b;
+    if (size > 9) {
+      const t = 3 / Math.sqrt(size);
+      m[k] = t * a * secant[k];
+      m[k + 1] = t * b * secant[k];
+    }
+  }
+  return m;
 }

@@ -78,7 +78,7 @@ export function textarea(node, ctx) {
 export function select(node, ctx) {
   const el = document.createElement("select");
   common(el, node);
-  if (node.placeholder || node.defaultValue == null) {
+  if (node.placeholder || node.defaultValue == null || node.clearable) {
     const blank = new Option(String(node.placeholder || ""), "");
     blank.disabled = Boolean(node.required);
     el.append(blank);
@@ -90,7 +90,51 @@ export function select(node, ctx) {
   }
   if (node.defaultValue != null) el.value = String(node.defaultValue);
   onChange(el, node, ctx, "change");
-  return el;
+  if (!node.searchable && !node.clearable) return el;
+  const box = document.createElement("span");
+  box.className = "w-select-box";
+  const choose = (value) => {
+    el.value = value;
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  if (node.searchable) box.append(searchBox(el, node, choose));
+  box.append(el);
+  if (node.clearable) {
+    const clear = document.createElement("button");
+    clear.type = "button";
+    clear.className = "w-select-clear";
+    clear.textContent = "×";
+    clear.disabled = el.disabled;
+    clear.setAttribute("aria-label", `Clear ${node.placeholder || node.name}`);
+    clear.addEventListener("click", () => choose(""));
+    box.append(clear);
+  }
+  return box;
+}
+
+/** A filter for a searchable Select: typing hides the options that do not contain the text;
+ * Enter chooses the first one left (and does not submit the form around it). */
+function searchBox(el, node, choose) {
+  const search = document.createElement("input");
+  search.type = "search";
+  search.className = "w-select-search";
+  search.placeholder = "Filter…";
+  search.disabled = el.disabled;
+  search.setAttribute("aria-label", `Filter the choices of ${node.placeholder || node.name}`);
+  const shown = () => [...el.options].filter((option) => option.value && !option.hidden && !option.disabled);
+  search.addEventListener("input", () => {
+    const text = search.value.trim().toLowerCase();
+    for (const option of el.options) {
+      if (option.value) option.hidden = Boolean(text) && !option.text.toLowerCase().includes(text);
+    }
+  });
+  search.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    const [first] = shown();
+    if (first) choose(first.value);
+  });
+  return search;
 }
 
 export function checkbox(node, ctx) {
