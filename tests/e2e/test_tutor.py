@@ -54,6 +54,16 @@ async def test_a_quiz_is_shown_graded_and_revealed_in_place(stack_page: Any) -> 
     await results.wait_for()
     await expect(page.locator(DONE).last).to_contain_text(f"You got 0 of {count} right.")
     assert await page.locator(".msg.widget form").count() == 0  # replaced, not added
+    # The results answer the quiz, not a question: nothing to answer again (it used to
+    # re-run "quiz me"); the same once the thread is reopened from the store.
+    again = page.get_by_role("button", name="Answer again")
+    await expect(page.locator(DONE).last.get_by_role("button", name="Answer again")).to_be_hidden()
+    visible = await again.evaluate_all("buttons => buttons.filter((b) => !b.hidden).length")
+    await page.reload()
+    await page.wait_for_selector("body.ready")
+    await expect(page.locator(DONE).last).to_contain_text(f"You got 0 of {count} right.")
+    await expect(page.locator(DONE).last.get_by_role("button", name="Answer again")).to_be_hidden()
+    assert await again.evaluate_all("bs => bs.filter((b) => !b.hidden).length") == visible
     source = page.locator(".msg.widget a", has_text="Citations and the sources card").first
     assert (await source.get_attribute("href") or "").startswith(f"/book/{LESSON}")
 

@@ -258,16 +258,14 @@ export class ChatPanel {
     }
     if (item.type === "assistant_message") {
       if (!state) {
-        state = { el: bubble("assistant"), parts: [] };
+        state = { el: bubble("assistant"), parts: [], assistant: true };
         state.body = document.createElement("div");
         state.body.className = "text";
         state.sources = document.createElement("ul");
         state.sources.className = "sources";
         const actions = feedback(item, this.api);
-        actions.append(
-          this.#copyButton(state),
-          this.#retryButton(() => this.#userMessageBefore(item.id)),
-        );
+        state.retry = this.#retryButton(() => this.#userMessageBefore(item.id));
+        actions.append(this.#copyButton(state), state.retry);
         state.el.append(state.body, state.sources, actions);
         this.#append(item.id, state);
       }
@@ -282,9 +280,9 @@ export class ChatPanel {
       el.append(this.#widget(item.widget, item.id));
       if (state?.el?.isConnected) {
         state.el.replaceWith(el); // an update keeps its place in the conversation
-        this.items.set(item.id, { el });
+        this.items.set(item.id, { el, widget: true });
       } else {
-        this.#append(item.id, { el });
+        this.#append(item.id, { el, widget: true });
       }
       return;
     }
@@ -580,6 +578,7 @@ export class ChatPanel {
     for (const item of [...page.data].reverse()) this.#render(item, false);
     const loaded = [...this.items.values()].map((state) => state.el).filter(Boolean);
     for (const [id, state] of shown) this.items.set(id, state); // the Map keeps thread order
+    this.#markRetries();
     messages.querySelector(".load-earlier")?.remove();
     messages.prepend(...loaded);
     older.after = page.after;
@@ -614,6 +613,7 @@ export class ChatPanel {
 
   #append(id, state) {
     this.items.set(id, state);
+    this.#markRetries();
     this.els.messages.append(state.el);
     this.els.messages.scrollTop = this.els.messages.scrollHeight;
   }
@@ -652,6 +652,20 @@ export class ChatPanel {
     }
     for (const el of this.els.messages.querySelectorAll(".msg.notice")) el.remove();
     await this.run("threads.retry_after_item", { thread_id: this.threadId, item_id: userId });
+  }
+
+  /** "Answer again" only on the answer to a user message: the first reply after it. A
+   * reply to a widget's action (a quiz's results, more sources) has no question of its
+   * own to answer again (the one before it would be, a new quiz instead of the results). */
+  #markRetries() {
+    let asked = false; // a user message came, and nothing answered it yet
+    for (const state of this.items.values()) {
+      if (state.user) asked = true;
+      else if (state.assistant) {
+        state.retry.hidden = !asked;
+        asked = false;
+      } else if (state.widget) asked = false;
+    }
   }
 
   #retryButton(userId) {
