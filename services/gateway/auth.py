@@ -86,6 +86,10 @@ class DevCookieMiddleware:
         same_site = settings.cookie_samesite.capitalize()
         attributes = f"Path=/; Max-Age={settings.cookie_max_age_s}; HttpOnly; SameSite={same_site}"
         self.attributes = attributes + ("; Secure" if secure else "")
+        if same_site == "None":
+            # Browsers that block third-party cookies (Chromium does by default) still keep
+            # a partitioned one (CHIPS): one per embedding site, which is the reader there.
+            self.attributes += "; Partitioned"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or _asset(scope["path"]):

@@ -86,7 +86,8 @@ class GatewaySettings(ServiceSettings, StoreLimits):
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     """`SameSite` of the dev cookie. `none` lets a page on another site that embeds the
     assistant (`/embed.js`) send it; browsers then require `Secure` (so `public_url` https or
-    `GATEWAY_COOKIE_SECURE=true`), and only `GATEWAY_CORS_ORIGINS` can read the answers."""
+    `GATEWAY_COOKIE_SECURE=true`), and only `GATEWAY_CORS_ORIGINS` can read the answers.
+    It is then also `Partitioned`: a reader has one identity per embedding site."""
     cookie_max_age_s: int = Field(default=365 * 86400, ge=60)
     """Lifetime of the dev user cookie; the gateway refuses an older one too."""
     user_assertion_private_key: SecretStr | None = Field(

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from tests.support.tls import TlsFiles
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -20,8 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, port: int | None = None, startup_timeout: float = 60.0) -> Iterator[str]:
-    """Serve `app` (lifespan included) until the block exits; yields its base URL."""
+def serve(
+    app: ASGIApp,
+    *,
+    port: int | None = None,
+    startup_timeout: float = 60.0,
+    tls: TlsFiles | None = None,
+) -> Iterator[str]:
+    """Serve `app` (lifespan included) until the block exits; yields its base URL
+    (https with `tls`, a certificate and its key)."""
     port = port or free_port()
     config = uvicorn.Config(
         app,
@@ -31,6 +40,8 @@ def serve(app: ASGIApp, *, port: int | None = None, startup_timeout: float = 60.
         lifespan="on",
         loop="asyncio",
         proxy_headers=False,  # as the services run (shared.service, the Dockerfiles)
+        ssl_certfile=str(tls.cert) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -43,7 +54,7 @@ def serve(app: ASGIApp, *, port: int | None = None, startup_timeout: float = 60.
             raise TimeoutError("server did not start in time")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -108,6 +108,7 @@ async def test_cookie_for_another_site_is_samesite_none_and_secure(make_gateway:
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("__Host-chatkit_uid=")
     assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    assert "Partitioned" in cookie  # CHIPS: kept where third-party cookies are blocked
 
 
 def test_samesite_none_needs_a_secure_cookie() -> None:
