@@ -7,7 +7,8 @@ the gateway, which lists the site in `GATEWAY_CORS_ORIGINS`.
 Checked in Chromium: the page context sent for a page (chapter and lesson from its URL, as
 the gateway's table of contents numbers them), a streamed answer whose citations link to the
 site's own pages, a selection on the page sent as `selected_text` (one in the panel never),
-the site's styles and scripts untouched either way, the panel under a strict CSP header
+the site's styles and scripts untouched either way, an answer stopped, the tutor's quiz
+form answered and graded, the panel under a strict CSP header
 (nothing of the embed refused), @openai/chatkit's option names honoured. Screenshots (light,
 dark, phone) go to `artifacts/embed/`. Nothing asserts what the search ranks first.
 """
@@ -146,7 +147,7 @@ def docs_site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         database_url=database_url,
         book=decoy,
         index_from=data,
-        token_delay_ms=5,
+        token_delay_ms=25,  # answers stream long enough to be stopped
         extra_env={"chat": chosen, "gateway": {**chosen, "GATEWAY_CORS_ORIGINS": origin}},
     ) as stack:
         site = HostSite(build.root, stack.gateway, assets=DJANGO)
@@ -320,6 +321,38 @@ async def test_a_page_from_the_last_release_loads_this_ones_element(
     assert f"{docs_site.gateway}{VERSIONED}/chat.js" in served
     assert all(u.startswith(f"{docs_site.gateway}{VERSIONED}/") for u in served), served
     assert len(modules) == len(served) + 1, modules  # only the old element.js redirected
+
+
+STREAMING = """() => document.querySelector('book-assistant').shadowRoot
+  .querySelector('.msg.assistant.streaming .text')?.innerText.length > 10"""
+
+
+async def test_stop_and_a_quiz_form_on_the_docs_site(host: Any, docs_site: DocsSite) -> None:
+    """An answer stopped mid-stream keeps its part; the tutor's quiz (a widget form) on the
+    page's own passages is answered and graded in place."""
+    page = host
+    await _open(page, f"/{PAGE}.html")
+    await page.click(f"{PANEL} .launcher")
+    await page.fill(f"{PANEL} #question", "How do I install Django?")
+    await page.click(f"{PANEL} #send")
+    await page.wait_for_function(STREAMING)
+    await page.click(f"{PANEL} #stop")
+    await page.wait_for_selector(f"{PANEL} .msg.notice >> text=Stopped")
+    await expect(page.locator(f"{PANEL} #send")).to_be_enabled()
+
+    await page.fill(f"{PANEL} #question", "Quiz me on this page")
+    await page.click(f"{PANEL} #send")
+    card = page.locator(f"{PANEL} .msg.widget", has=page.locator("form")).last
+    await card.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    fields = card.get_by_role("textbox")
+    count = await fields.count()
+    assert count >= 1
+    await fields.first.fill("zzzz")
+    await card.get_by_role("button", name="Check my answers").click()
+    await expect(page.locator(ANSWER).last).to_contain_text(
+        f"You got 0 of {count} right.", timeout=ANSWER_TIMEOUT_MS
+    )
+    assert await page.locator(f"{PANEL} .msg.widget form").count() == 0  # graded in place
 
 
 async def test_highlight_passage_on_the_host_page(host: Any, docs_site: DocsSite) -> None:
