@@ -118,6 +118,54 @@ async def test_asking_about_a_selection(page: Any, e2e_control: Control) -> None
     assert await page.locator("#selection").is_hidden()  # used once, then cleared
 
 
+def _sent(kind: str) -> Any:
+    def matches(request: Any) -> bool:
+        body = request.post_data or ""
+        return request.method == "POST" and f'"type":"{kind}"' in body.replace(" ", "")
+
+    return matches
+
+
+async def test_a_structured_input_is_answered_in_place(page: Any, e2e_control: Control) -> None:
+    """The assistant's questions (a `structured_input` item): a choice and free text,
+    answered with `threads.add_structured_input`; shown answered, also once reopened."""
+    await ask(page, "Ask me first, please")
+    form = page.locator(".msg.structured form.structured-input")
+    await form.wait_for()
+    await form.get_by_label("Asking the assistant").check()
+    await form.get_by_label("What do you want to know?").fill("How citations work")
+    async with page.expect_request(_sent("threads.add_structured_input")) as sent:
+        await form.get_by_role("button", name="Send answers").click()
+    params = json.loads((await sent.value).post_data)["params"]
+    assert params["input"] == {
+        "status": "answered",
+        "answers": {
+            "chapter": {"values": ["Asking the assistant"], "skipped": False},
+            "why": {"values": ["How citations work"], "skipped": False},
+        },
+    }
+    said = "Which chapter? Asking the assistant; What do you want to know? How citations work"
+    await page.locator(f"{ASSISTANT}:not(.streaming) >> text=Thanks (answered)").wait_for()
+    assert said in await page.locator(ASSISTANT).last.inner_text()
+    done = page.locator(".msg.structured dl.structured-input.done")
+    assert "How citations work" in await done.inner_text()
+    assert await page.locator(".msg.structured form").count() == 0  # answered in place
+
+    await page.reload()
+    await page.wait_for_selector("body.ready")
+    await done.wait_for()
+    assert await page.locator(".msg.structured form").count() == 0
+    assert "Asking the assistant" in await done.inner_text()
+
+    # Skipped: nothing answered, and the assistant is told so.
+    await ask(page, "Ask me first again")
+    await page.locator(".msg.structured form").get_by_role("button", name="Skip").click()
+    await page.locator(f"{ASSISTANT}:not(.streaming) >> text=Thanks (skipped)").wait_for()
+    assert await page.locator(".msg.structured dl.done").last.inner_text() == (
+        "Which chapter?\nSkipped\nWhat do you want to know?\nSkipped"
+    )
+
+
 async def test_stop_button_aborts_the_stream(page: Any, e2e_control: Control) -> None:
     e2e_control.deltas, e2e_control.interval_s = 400, 0.05
     await ask(page, "Tell me everything")

@@ -10,6 +10,7 @@ import { MentionPicker } from "./mentions.js";
 import { applyWidgetUpdate, renderWidget } from "./widgets.js";
 import { attachmentView } from "./attachments.js";
 import { applyWorkflowUpdate, renderTaskItem, renderWorkflow } from "./workflow.js";
+import { renderStructuredInput } from "./structured_input.js";
 
 const HISTORY_PAGE = 20; // items of a reopened thread loaded at a time, newest first
 const THREAD_PAGES = 4; // pages of 50 threads listed (and searched) at the most
@@ -280,6 +281,17 @@ export class ChatPanel {
       el.append(this.#widget(item.widget, item.id));
       if (state?.el?.isConnected) {
         state.el.replaceWith(el); // an update keeps its place in the conversation
+        this.items.set(item.id, { el, widget: true });
+      } else {
+        this.#append(item.id, { el, widget: true });
+      }
+      return;
+    }
+    if (item.type === "structured_input") {
+      const el = bubble("structured");
+      el.append(renderStructuredInput(item, (input) => this.answer(item.id, input)));
+      if (state?.el?.isConnected) {
+        state.el.replaceWith(el); // answered: the answers in the question's place
         this.items.set(item.id, { el, widget: true });
       } else {
         this.#append(item.id, { el, widget: true });
@@ -636,6 +648,13 @@ export class ChatPanel {
       if (state.user) found = id;
     }
     return found;
+  }
+
+  /** Send the reader's answers to a structured input item (`threads.add_structured_input`):
+   * the item comes back answered, and the assistant goes on. */
+  async answer(itemId, input) {
+    if (!this.threadId || this.busy) return;
+    await this.run("threads.add_structured_input", { thread_id: this.threadId, item_id: itemId, input });
   }
 
   /** Answer the user message `userId` again (`threads.retry_after_item`): what came after

@@ -41,6 +41,10 @@ from chatkit.types import (
     DurationSummary,
     ProgressUpdateEvent,
     SearchTask,
+    StructuredInputFreeform,
+    StructuredInputItem,
+    StructuredInputMultipleChoice,
+    StructuredInputMultipleChoiceOption,
     ThoughtTask,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -152,14 +156,17 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
             async for event in self._workflow(thread, context):
                 yield event
             return
+        if "ask me first" in question.lower():
+            yield ThreadItemDoneEvent(item=self._questions(thread, context))
+            return
         item_id = self.store.generate_item_id("message", thread, context)
         now = datetime.now()
-        if input_user_message is None:  # after a client tool output
+        if input_user_message is None:  # after a client tool output or the reader's answers
             done = AssistantMessageItem(
                 id=item_id,
                 thread_id=thread.id,
                 created_at=now,
-                content=[AssistantMessageContent(text="Highlighted it in the book.")],
+                content=[AssistantMessageContent(text=await self._after(thread, context))],
             )
             yield ThreadItemDoneEvent(item=done)
             return
@@ -242,6 +249,39 @@ class PacedServer(ChatKitServer[dict[str, Any]]):
                     },
                 )
             )
+
+    def _questions(self, thread: ThreadMetadata, context: dict[str, Any]) -> StructuredInputItem:
+        """A request for the reader's answers ("ask me first"): a choice and free text."""
+        chapters = ["Getting started", "Asking the assistant", "Models"]
+        return StructuredInputItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            inputs=[
+                StructuredInputMultipleChoice(
+                    id="chapter",
+                    question="Which chapter?",
+                    options=[StructuredInputMultipleChoiceOption(value=c) for c in chapters],
+                ),
+                StructuredInputFreeform(
+                    id="why", question="What do you want to know?", description="A sentence."
+                ),
+            ],
+        )
+
+    async def _after(self, thread: ThreadMetadata, context: dict[str, Any]) -> str:
+        """The reply after a turn that had no new message: to the reader's structured
+        answers if those came last, else to a client tool's output."""
+        last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
+        item = last.data[0] if last.data else None
+        if not isinstance(item, StructuredInputItem):
+            return "Highlighted it in the book."
+        said = []
+        for q in item.inputs:
+            answer = q.answer
+            values = answer.values if answer else []
+            said.append(f"{q.question} " + (", ".join(values) if values else "skipped"))
+        return f"Thanks ({item.status}): " + "; ".join(said)
 
     async def _workflow(
         self, thread: ThreadMetadata, context: dict[str, Any]
