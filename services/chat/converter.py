@@ -13,6 +13,7 @@ from chatkit.types import (
     ClientToolCallItem,
     HiddenContextItem,
     ImageAttachment,
+    StructuredInputItem,
     UserMessageTagContent,
     WidgetItem,
 )
@@ -24,6 +25,7 @@ from openai.types.responses import (
 from openai.types.responses.response_input_item_param import FunctionCallOutput, Message
 
 from services.chat.mentions import Mention
+from services.chat.tutor import CHAPTER_INPUT
 
 
 class BookThreadItemConverter(ThreadItemConverter):
@@ -36,6 +38,8 @@ class BookThreadItemConverter(ThreadItemConverter):
     - assistant messages as plain text (the SDK's `output_text` parts are refused by the
       Chat Completions converter);
     - widgets: their copy text instead of the full widget JSON;
+    - the tutor's "which chapter?" (a structured input) answered as the reader's words
+      ("Quiz me on <chapter>."), so the next turn reads as a quiz request;
     - client tool calls: with `outputs_only`, just the output, for a follow-up that
       continues a stored response (`previous_response_id`) which already holds the call.
     """
@@ -67,6 +71,18 @@ class BookThreadItemConverter(ThreadItemConverter):
         # client's, and an earlier message's mention was answered already.
         text = mention.describe() if mention is not None else f"@{tag.text}"
         return ResponseInputTextParam(type="input_text", text=text)
+
+    async def structured_input_to_input(
+        self, item: StructuredInputItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        picked = [
+            q.answer.values[0]
+            for q in item.inputs
+            if q.id == CHAPTER_INPUT and q.answer is not None and q.answer.values
+        ]
+        if item.status != "answered" or not picked:
+            return await super().structured_input_to_input(item)
+        return EasyInputMessageParam(role="user", content=f"Quiz me on {picked[0][:200]}.")
 
     async def hidden_context_to_input(
         self, item: HiddenContextItem

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from agents import RunContextWrapper, function_tool
 from chatkit.actions import Action
@@ -23,6 +23,9 @@ from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
     ProgressUpdateEvent,
+    StructuredInputItem,
+    StructuredInputMultipleChoice,
+    StructuredInputMultipleChoiceOption,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
@@ -42,6 +45,7 @@ from services.chat.quiz_card import (
     results_text,
 )
 from services.chat.tools import effective_scope
+from shared.contracts.pages import PageChapter
 from shared.contracts.retrieval import SearchRequest
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,18 @@ QUIZZES = "quizzes"
 OPEN_QUIZZES = 5
 LESSON_PASSAGES = 8
 """Passages of the lesson a quiz is built from."""
+CHAPTER_INPUT = "quiz_chapter"
+"""The id of the structured input that asks which chapter to quiz on."""
+CHAPTER_QUESTION = "Which chapter should the quiz be on?"
+MAX_CHAPTER_CHOICES = 12
+
+
+@runtime_checkable
+class ChapterBackend(Protocol):
+    """Lists the book's chapters (`RetrievalClient` provides it)."""
+
+    async def chapters(self, corpus: str) -> list[PageChapter]: ...
+
 
 INSTRUCTIONS = """\
 You are the tutor of one book. You help the reader check what they learned on the lesson \
@@ -88,6 +104,9 @@ async def quiz_lesson(
     await agent_ctx.stream(
         ProgressUpdateEvent(icon="notebook-pencil", text="Writing a quiz on this lesson…")
     )
+    nowhere = topic is None and not (page.current_page or page.current_lesson)
+    if nowhere and await _ask_chapter(agent_ctx):  # nothing to go on: the reader picks
+        return json.dumps(ASKED)
     query = " ".join((topic or page.current_lesson or page.current_page or "key ideas").split())
     try:
         response = await agent_ctx.search.search(
@@ -104,6 +123,8 @@ async def quiz_lesson(
         return json.dumps({"error": "The book could not be searched just now."})
     found = build_questions(response.results, max(1, min(questions, MAX_QUESTIONS)))
     if not found:
+        if topic is None and await _ask_chapter(agent_ctx):  # a page outside the book
+            return json.dumps(ASKED)
         return json.dumps({"error": "The lesson has no passage to ask about."})
     lesson = response.results[0].source.title if scope == "current_page" else query
     quiz = Quiz(id=uuid.uuid4().hex[:12], lesson=lesson[:500], questions=found)
@@ -116,6 +137,43 @@ async def quiz_lesson(
             "note": "The quiz card is shown; the reader answers in it. Do not give the answers.",
         }
     )
+
+
+ASKED = {
+    "asked": CHAPTER_QUESTION,
+    "note": "The reader is asked which chapter; say so in one sentence and wait for the pick.",
+}
+
+
+async def _ask_chapter(agent_ctx: BookAgentContext) -> bool:
+    """Show the reader the book's chapters to pick one for the quiz (a ChatKit structured
+    input; their answer comes back as a message, `converter.py`). False: no chapters."""
+    backend = agent_ctx.search
+    if not isinstance(backend, ChapterBackend):
+        return False
+    try:
+        chapters = await backend.chapters(agent_ctx.corpus)
+    except Exception as exc:
+        logger.warning("the book's chapters could not be listed: %r", exc)
+        return False
+    titles = list(dict.fromkeys(c.title for c in chapters if c.slug and c.title))
+    if not titles:
+        return False
+    options = [StructuredInputMultipleChoiceOption(value=t[:200]) for t in titles]
+    ask = StructuredInputItem(
+        id=agent_ctx.store.generate_item_id("message", agent_ctx.thread, agent_ctx.request_context),
+        thread_id=agent_ctx.thread.id,
+        created_at=datetime.now(),
+        inputs=[
+            StructuredInputMultipleChoice(
+                id=CHAPTER_INPUT,
+                question=CHAPTER_QUESTION,
+                options=options[:MAX_CHAPTER_CHOICES],
+            )
+        ],
+    )
+    await agent_ctx.stream(ThreadItemDoneEvent(item=ask))
+    return True
 
 
 def is_quiz_action(action: Action[str, Any]) -> bool:

@@ -85,6 +85,15 @@ async def test_search_round_trip(client: RetrievalClient) -> None:
     assert all(r.boost == pytest.approx(1.32) for r in response.results[1:])
 
 
+async def test_chapters_of_a_corpus(client: RetrievalClient) -> None:
+    """The tutor's list of chapters (the table of contents): in order; none for a corpus
+    with no pages."""
+    chapters = await client.chapters("contract")
+    assert [(c.slug, c.chapter) for c in chapters] == [("01-start", 1), ("02-usage", 2)]
+    assert [lesson.title for c in chapters for lesson in c.lessons] == ["Welcome", "Searching"]
+    assert await client.chapters("no-such-corpus") == []
+
+
 async def test_narrow_scope_and_defaults(client: RetrievalClient) -> None:
     response = await client.search(
         SearchRequest(

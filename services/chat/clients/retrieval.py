@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.contracts.pages import ENTITIES_PATH, BookEntity, EntityList
+from shared.contracts.pages import (
+    ENTITIES_PATH,
+    TOC_PATH,
+    BookEntity,
+    EntityList,
+    PageChapter,
+    PageToc,
+)
 from shared.contracts.retrieval import SearchRequest, SearchResponse
 from shared.http import ServiceHttp, UpstreamUnavailable, segment
 
@@ -54,6 +61,20 @@ class RetrievalClient:
                 "retrieval", f"retrieval service sent a malformed answer: {exc}"
             ) from exc
         return found[0] if found else None
+
+    async def chapters(self, corpus: str) -> list[PageChapter]:
+        """The chapters of `corpus` in order, from its table of contents ([]: no pages)."""
+        response = await self.client.request(
+            "GET", TOC_PATH.format(corpus=segment(corpus)), expect=(404,)
+        )
+        if response.status == 404:
+            return []
+        try:
+            return PageToc.model_validate_json(response.content).chapters
+        except ValidationError as exc:
+            raise UpstreamUnavailable(
+                "retrieval", f"retrieval service sent a malformed answer: {exc}"
+            ) from exc
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -381,6 +381,8 @@ def _route(question: str, tool_names: set[str], handoffs: list[Handoff]) -> Any 
 
 
 def _quiz_reply(output: Any) -> str:
+    if isinstance(output, dict) and output.get("asked"):
+        return "Which chapter would you like the quiz on? Pick one above."
     if isinstance(output, dict) and output.get("shown"):
         return (
             f"Here is a quiz on {output.get('lesson') or 'this lesson'}: fill in the missing "

@@ -162,3 +162,52 @@ async def test_a_malformed_or_foreign_quiz_action_is_refused(chat_url: str, conn
     # Neither touched the quiz: its owner can still have it graded.
     graded = await check(owner, reply.thread_id, card.id, form["onSubmitAction"]["payload"])
     assert graded.text.startswith("You got 0 of")
+
+
+async def test_a_quiz_with_nothing_to_go_on_asks_which_chapter(chat_url: str, connect: Any) -> None:
+    """No page and no topic: the tutor asks which chapter (a ChatKit structured input with
+    the book's chapters); the reader's pick, sent with `threads.add_structured_input`,
+    comes back answered and is quizzed on."""
+    chat = connect(chat_url, new_user())
+    reply = await chat.create("Quiz me")
+    assert reply.status == 200, reply.body
+    [asked] = reply.items("structured_input")
+    [question] = asked.inputs
+    assert question.question == "Which chapter should the quiz be on?"
+    chapters = [o.value for o in question.options]
+    assert len(chapters) == 2 and all(chapters), chapters  # the book's two folders
+    assert not reply.items("widget")  # no quiz yet
+    assert "Which chapter" in reply.text
+
+    pick = chapters[1]
+    answered = await chat.post(
+        {
+            "type": "threads.add_structured_input",
+            "params": {
+                "thread_id": reply.thread_id,
+                "item_id": asked.id,
+                "input": {"status": "answered", "answers": {question.id: {"values": [pick]}}},
+            },
+        }
+    )
+    assert answered.status == 200, answered.body
+    assert not answered.of_type("error"), answered.of_type("error")
+    [replaced] = answered.of_type("thread.item.replaced")
+    assert replaced.item.id == asked.id and replaced.item.status == "answered"
+    assert replaced.item.inputs[0].answer.values == [pick]
+    [card] = answered.items("widget")
+    labels = [n["value"] for n in widget_nodes(card.widget) if n["type"] == "Label"]
+    assert labels, "a quiz card with questions"
+    assert f"Here is a quiz on {pick}" in answered.text
+
+    again = await chat.post(
+        {
+            "type": "threads.add_structured_input",
+            "params": {
+                "thread_id": reply.thread_id,
+                "item_id": asked.id,
+                "input": {"status": "answered", "answers": {question.id: {"values": [pick]}}},
+            },
+        }
+    )
+    assert again.of_type("error") or again.status >= 400  # answered once only
