@@ -100,7 +100,8 @@ async def quiz_lesson(
     """
     agent_ctx = ctx.context
     page = agent_ctx.reader.page_context
-    scope = effective_scope("current_page", page)
+    # A named topic may be anywhere in the book (passages near the reader first).
+    scope = "full_book" if topic else effective_scope("current_page", page)
     await agent_ctx.stream(
         ProgressUpdateEvent(icon="notebook-pencil", text="Writing a quiz on this lesson…")
     )

@@ -355,6 +355,30 @@ async def test_stop_and_a_quiz_form_on_the_docs_site(host: Any, docs_site: DocsS
     assert await page.locator(f"{PANEL} .msg.widget form").count() == 0  # graded in place
 
 
+async def test_a_quiz_off_the_book_asks_which_chapter(host: Any, docs_site: DocsSite) -> None:
+    """On a page of the site that was not ingested (its search page), "quiz me" has no
+    lesson: the tutor asks which chapter (a structured input of the book's chapters), and
+    the reader's pick is quizzed on."""
+    page = host
+    await _open(page, "/search.html")
+    await page.click(f"{PANEL} .launcher")
+    await page.fill(f"{PANEL} #question", "Quiz me")
+    await page.click(f"{PANEL} #send")
+    form = page.locator(f"{PANEL} .msg.structured form.structured-input")
+    await form.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    choices = form.get_by_role("radio")
+    assert await choices.count() >= 2
+    pick = await choices.first.get_attribute("value")
+    await choices.first.check()
+    # Sent at once, likely while the tutor still writes its sentence: it goes once that ends.
+    await form.get_by_role("button", name="Send answers").click()
+    card = page.locator(f"{PANEL} .msg.widget", has=page.locator("form")).last
+    await card.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert await card.get_by_role("textbox").count() >= 1
+    await expect(page.locator(f"{PANEL} .msg.structured dl.done")).to_contain_text(pick or "")
+    await expect(page.locator(ANSWER).last).to_contain_text(f"Here is a quiz on {pick}")
+
+
 async def test_highlight_passage_on_the_host_page(host: Any, docs_site: DocsSite) -> None:
     page = host
     await _open(page, f"/{PAGE}.html")

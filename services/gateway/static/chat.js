@@ -653,8 +653,11 @@ export class ChatPanel {
   /** Send the reader's answers to a structured input item (`threads.add_structured_input`):
    * the item comes back answered, and the assistant goes on. */
   async answer(itemId, input) {
-    if (!this.threadId || this.busy) return;
-    await this.run("threads.add_structured_input", { thread_id: this.threadId, item_id: itemId, input });
+    const threadId = this.threadId;
+    // Asked mid-answer: sent once that answer (and any client tool it calls) has ended.
+    while (this.busy && this.threadId === threadId) await this.idle;
+    if (!threadId || threadId !== this.threadId) return;
+    await this.run("threads.add_structured_input", { thread_id: threadId, item_id: itemId, input });
   }
 
   /** Answer the user message `userId` again (`threads.retry_after_item`): what came after
