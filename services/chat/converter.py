@@ -39,7 +39,8 @@ class BookThreadItemConverter(ThreadItemConverter):
       Chat Completions converter);
     - widgets: their copy text instead of the full widget JSON;
     - the tutor's "which chapter?" (a structured input) answered as the reader's words
-      ("Quiz me on <chapter>."), so the next turn reads as a quiz request;
+      ("Quiz me on <chapter>.", or on the whole book when skipped), so the next turn
+      reads as a quiz request;
     - client tool calls: with `outputs_only`, just the output, for a follow-up that
       continues a stored response (`previous_response_id`) which already holds the call.
     """
@@ -75,14 +76,13 @@ class BookThreadItemConverter(ThreadItemConverter):
     async def structured_input_to_input(
         self, item: StructuredInputItem
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
-        picked = [
-            q.answer.values[0]
-            for q in item.inputs
-            if q.id == CHAPTER_INPUT and q.answer is not None and q.answer.values
-        ]
-        if item.status != "answered" or not picked:
+        asked = [q for q in item.inputs if q.id == CHAPTER_INPUT]
+        if not asked or item.status == "pending":
             return await super().structured_input_to_input(item)
-        return EasyInputMessageParam(role="user", content=f"Quiz me on {picked[0][:200]}.")
+        answer = asked[0].answer
+        # Skipped: no chapter in particular, so the whole book.
+        chapter = answer.values[0][:200] if answer and answer.values else "the whole book"
+        return EasyInputMessageParam(role="user", content=f"Quiz me on {chapter}.")
 
     async def hidden_context_to_input(
         self, item: HiddenContextItem

@@ -211,3 +211,27 @@ async def test_a_quiz_with_nothing_to_go_on_asks_which_chapter(chat_url: str, co
         }
     )
     assert again.of_type("error") or again.status >= 400  # answered once only
+
+
+async def test_skipping_the_chapter_question_quizzes_on_the_whole_book(
+    chat_url: str, connect: Any
+) -> None:
+    chat = connect(chat_url, new_user())
+    reply = await chat.create("Quiz me")
+    [asked] = reply.items("structured_input")
+    skipped = await chat.post(
+        {
+            "type": "threads.add_structured_input",
+            "params": {
+                "thread_id": reply.thread_id,
+                "item_id": asked.id,
+                "input": {"status": "skipped", "answers": {}},
+            },
+        }
+    )
+    assert skipped.status == 200, skipped.body
+    [replaced] = skipped.of_type("thread.item.replaced")
+    assert replaced.item.status == "skipped"
+    assert replaced.item.inputs[0].answer.skipped
+    assert len(skipped.items("widget")) == 1  # a quiz, from anywhere in the book
+    assert not skipped.items("structured_input")  # not asked again
