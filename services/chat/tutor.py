@@ -102,12 +102,14 @@ async def quiz_lesson(
     page = agent_ctx.reader.page_context
     # A named topic may be anywhere in the book (passages near the reader first).
     scope = "full_book" if topic else effective_scope("current_page", page)
-    await agent_ctx.stream(
-        ProgressUpdateEvent(icon="notebook-pencil", text="Writing a quiz on this lesson…")
-    )
     nowhere = topic is None and not (page.current_page or page.current_lesson)
     if nowhere and await _ask_chapter(agent_ctx):  # nothing to go on: the reader picks
         return json.dumps(ASKED)
+    await agent_ctx.stream(
+        ProgressUpdateEvent(
+            icon="notebook-pencil", text=f"Writing a quiz on {topic or 'this lesson'}…"
+        )
+    )
     query = " ".join((topic or page.current_lesson or page.current_page or "key ideas").split())
     try:
         response = await agent_ctx.search.search(
