@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup, Tag
 
 from services.retrieval.errors import InvalidDocument, UnsupportedDocument
 from services.retrieval.pages import StoredPage, sanitize_html
-from services.retrieval.site_html import anchor_of, extract, heading_text
+from services.retrieval.site_html import anchor_of, extract, heading_text, is_link_block
 from shared.book_format import (
     Anchors,
     FrontMatterError,
@@ -218,7 +218,7 @@ def _parse_html(
     if site is not None:
         # A page of a documentation build: its content only, anchors as the site has them.
         info = page_info(document_id, meta, site.title or None)
-        sections = _html_sections(site.main, info.title, site_anchors=True)
+        sections = _html_sections(site.main, info.title, site_anchors=True, hub=site.is_hub)
         if site.is_link_list:
             sections = []  # an index or table of contents: a page to read, not a passage
         html = site.main.decode_contents()
@@ -238,11 +238,14 @@ def _parse_html(
     return _document(document_id, path, info, url, content_hash, sections, root.decode_contents())
 
 
-def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section]:
+def _html_sections(
+    root: Tag, title: str, *, site_anchors: bool, hub: bool = False
+) -> list[Section]:
     """Sections of `root` under its headings; each heading gets its anchor as `id`.
 
     `site_anchors`: take a heading's anchor from the page (`site_html.anchor_of`) and its
-    text without a permalink sign; else from its own id or its text."""
+    text without a permalink sign; else from its own id or its text. `hub`: a hub page's
+    blocks of links are left out (`site_html.is_link_block`), its prose kept."""
     anchors = Anchors()
     sections: list[Section] = []
     # (level, text, anchor) of the headings down to the current section
@@ -282,6 +285,8 @@ def _html_sections(root: Tag, title: str, *, site_anchors: bool) -> list[Section
                 element["id"] = found  # where citations of the section land
             stack.append((level, text, found))
             continue
+        if hub and is_link_block(element):
+            continue  # the hub's navigation
         if element.name != "pre":
             text = element.get_text(" ", strip=True)
         elif site_anchors:  # highlighted code: spans inside lines, the page's own newlines

@@ -91,6 +91,14 @@ SPHINX_INDEX = "table.indextable, div.genindex-jumpbox, #genindex"
 LINK_PAGE_SHARE = 0.6
 """A page whose text is more than this share link text is a list of links (an index, a
 table of contents): stored for the reader, not indexed as passages."""
+LINK_HUB_SHARE = 0.3
+"""A page with more link text than this is a hub (a home or section index page with some
+prose, Django's home page at 44%): its blocks that are mostly links are its navigation."""
+LINK_BLOCK_SHARE = 0.6
+"""A block (paragraph, list item, cell) of a hub with this share of link text or more is
+navigation, not passage text. Measured on Django's 692 and Celery's 350 pages: 18 hubs,
+index pages, a contributors list and "See ..." cross-references lose such blocks; release
+notes full of issue links lose none."""
 
 _MAIN_SELECTORS: tuple[tuple[str, str], ...] = (
     ("docusaurus", ".theme-doc-markdown"),
@@ -161,6 +169,18 @@ class SitePage:
     def is_link_list(self) -> bool:
         """A page that is mostly links (an index, a table of contents)."""
         return self.generated_index or self.link_share > LINK_PAGE_SHARE
+
+    @property
+    def is_hub(self) -> bool:
+        """A page of prose and lists of links (see `LINK_HUB_SHARE`)."""
+        return self.link_share > LINK_HUB_SHARE
+
+
+def is_link_block(block: Tag) -> bool:
+    """Whether `block` is mostly link text (see `LINK_BLOCK_SHARE`)."""
+    total = len(block.get_text(" ", strip=True))
+    linked = sum(len(a.get_text(" ", strip=True)) for a in block.find_all("a"))
+    return total > 0 and linked / total >= LINK_BLOCK_SHARE
 
 
 _GENERATOR_MARKS = (

@@ -153,6 +153,30 @@ def test_a_page_of_links_is_stored_but_not_indexed() -> None:
     assert "install.html" in doc.html  # the reader still gets the page
 
 
+HUB = """<!DOCTYPE html><html><head><title>Demo documentation</title>
+<script id="documentation_options" src="_static/documentation_options.js"></script></head>
+<body><div class="document"><div class="body" role="main">
+<section id="demo"><h1>Demo documentation</h1>
+<section id="first-steps"><h2>First steps</h2>
+<ul><li><strong>Tutorial:</strong> <a href="intro/1.html">Part 1: Requests and responses</a> | <a href="intro/2.html">Part 2: Models and the admin site</a> | <a href="intro/3.html">Part 3: Views and templates</a></li>
+<li><a href="intro/overview.html">Overview</a> | <a href="intro/install.html">Installation</a></li></ul></section>
+<section id="organized"><h2>How the documentation is organized</h2>
+<p>The demo has a lot of <a href="contents.html">documentation</a>; tutorials take you by the hand through a series of steps to build an application.</p></section>
+</section></div></div></body></html>"""
+
+
+def test_a_hubs_lists_of_links_are_left_out_and_its_prose_kept() -> None:
+    """A home page of prose and link lists (40-50% link text, as Django's): its link lists
+    are navigation, its prose a passage; its page keeps both."""
+    doc = parse_document("index.html", HUB)
+    text = " ".join(section.text for section in doc.sections)
+    assert "tutorials take you by the hand" in text  # prose with a link in it stays
+    assert "Part 1" not in text and "Installation" not in text
+    assert "Part 1: Requests and responses" in doc.html
+    faq = parse_document("faq/install.html", SPHINX)  # not a hub: every block stays
+    assert "Download the code" in " ".join(section.text for section in faq.sections)
+
+
 def test_plain_book_html_is_read_whole_as_before() -> None:
     html = "<html><head><title>Page</title></head><body><h1>Top</h1><p>Intro.</p></body></html>"
     doc = parse_document("x/page.html", html)
