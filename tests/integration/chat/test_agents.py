@@ -63,6 +63,18 @@ async def check(chat: ChatClient, thread_id: str, card_id: str, payload: dict[st
     )
 
 
+async def structured_answer(
+    chat: ChatClient, thread_id: str, item_id: str, submission: dict[str, Any]
+) -> Any:
+    """The reader's `threads.add_structured_input` to a structured input item."""
+    return await chat.post(
+        {
+            "type": "threads.add_structured_input",
+            "params": {"thread_id": thread_id, "item_id": item_id, "input": submission},
+        }
+    )
+
+
 async def test_a_quiz_request_goes_to_the_tutor_and_the_answers_are_graded(
     chat_url: str, database_url: str, connect: Any
 ) -> None:
@@ -180,15 +192,11 @@ async def test_a_quiz_with_nothing_to_go_on_asks_which_chapter(chat_url: str, co
     assert "Which chapter" in reply.text
 
     pick = chapters[1]
-    answered = await chat.post(
-        {
-            "type": "threads.add_structured_input",
-            "params": {
-                "thread_id": reply.thread_id,
-                "item_id": asked.id,
-                "input": {"status": "answered", "answers": {question.id: {"values": [pick]}}},
-            },
-        }
+    answered = await structured_answer(
+        chat,
+        reply.thread_id,
+        asked.id,
+        {"status": "answered", "answers": {question.id: {"values": [pick]}}},
     )
     assert answered.status == 200, answered.body
     assert not answered.of_type("error"), answered.of_type("error")
@@ -200,15 +208,11 @@ async def test_a_quiz_with_nothing_to_go_on_asks_which_chapter(chat_url: str, co
     assert labels, "a quiz card with questions"
     assert f"Here is a quiz on {pick}" in answered.text
 
-    again = await chat.post(
-        {
-            "type": "threads.add_structured_input",
-            "params": {
-                "thread_id": reply.thread_id,
-                "item_id": asked.id,
-                "input": {"status": "answered", "answers": {question.id: {"values": [pick]}}},
-            },
-        }
+    again = await structured_answer(
+        chat,
+        reply.thread_id,
+        asked.id,
+        {"status": "answered", "answers": {question.id: {"values": [pick]}}},
     )
     assert again.of_type("error") or again.status >= 400  # answered once only
 
@@ -219,15 +223,8 @@ async def test_skipping_the_chapter_question_quizzes_on_the_whole_book(
     chat = connect(chat_url, new_user())
     reply = await chat.create("Quiz me")
     [asked] = reply.items("structured_input")
-    skipped = await chat.post(
-        {
-            "type": "threads.add_structured_input",
-            "params": {
-                "thread_id": reply.thread_id,
-                "item_id": asked.id,
-                "input": {"status": "skipped", "answers": {}},
-            },
-        }
+    skipped = await structured_answer(
+        chat, reply.thread_id, asked.id, {"status": "skipped", "answers": {}}
     )
     assert skipped.status == 200, skipped.body
     [replaced] = skipped.of_type("thread.item.replaced")
