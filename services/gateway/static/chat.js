@@ -279,23 +279,13 @@ export class ChatPanel {
     if (item.type === "widget") {
       const el = bubble("widget");
       el.append(this.#widget(item.widget, item.id));
-      if (state?.el?.isConnected) {
-        state.el.replaceWith(el); // an update keeps its place in the conversation
-        this.items.set(item.id, { el, widget: true });
-      } else {
-        this.#append(item.id, { el, widget: true });
-      }
+      this.#place(item.id, state, el);
       return;
     }
     if (item.type === "structured_input") {
       const el = bubble("structured");
       el.append(renderStructuredInput(item, (input) => this.answer(item.id, input)));
-      if (state?.el?.isConnected) {
-        state.el.replaceWith(el); // answered: the answers in the question's place
-        this.items.set(item.id, { el, widget: true });
-      } else {
-        this.#append(item.id, { el, widget: true });
-      }
+      this.#place(item.id, state, el); // answered: the answers in the question's place
       return;
     }
     if (item.type === "workflow") {
@@ -621,6 +611,18 @@ export class ChatPanel {
   #cited(source) {
     const href = source && this.options.citationHref?.(source);
     return href ? { ...source, url: href } : source;
+  }
+
+  /** A widget-like item (a widget, a structured input): a new one goes at the end, an
+   * update keeps its place in the conversation. Either is a reply to an action, never to
+   * a question (`#markRetries`). */
+  #place(id, state, el) {
+    if (state?.el?.isConnected) {
+      state.el.replaceWith(el);
+      this.items.set(id, { el, widget: true });
+    } else {
+      this.#append(id, { el, widget: true });
+    }
   }
 
   #append(id, state) {

@@ -31,14 +31,15 @@ export class BookAssistant extends HTMLElement {
 
   constructor() {
     super();
-    // `options` set before this element was defined is an own property: take it over.
-    for (const name of ["options", "host"]) {
-      if (Object.hasOwn(this, name)) {
-        const early = this[name];
-        delete this[name];
-        this[name] = early;
-      }
-    }
+    // `options` or `host` set before this element was defined is an own property: take it
+    // over (without building: connectedCallback does, once).
+    const early = (name) => {
+      const value = Object.hasOwn(this, name) ? this[name] : null;
+      delete this[name];
+      return value && typeof value === "object" ? value : null;
+    };
+    this.#options = early("options") || {};
+    this.#host = early("host");
     this.attachShadow({ mode: "open" });
   }
 
