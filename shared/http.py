@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -231,8 +231,7 @@ class ServiceHttp:
             )
         raise UpstreamRefused(self.service, answer.status, answer.error_message())
 
-    @asynccontextmanager
-    async def stream(
+    def stream(
         self,
         method: str,
         path: str,
@@ -240,7 +239,7 @@ class ServiceHttp:
         body: bytes | None = None,
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[Streamed]:
+    ) -> AbstractAsyncContextManager[Streamed]:
         """As `request`, but yields once the headers are in, whatever the status: the
         caller reads the body. The connection goes back to the pool only when the body
         was read to its end; otherwise it is closed."""
@@ -251,34 +250,7 @@ class ServiceHttp:
             sent["content-type"] = "application/json"
         if headers:
             sent.update(headers)
-        # A client span, passed on as W3C trace context. Done here rather than by
-        # opentelemetry-instrumentation-aiohttp-client: that doubled the client's CPU per call.
-        span: trace.Span = trace.INVALID_SPAN
-        if tracing_enabled():
-            span = _tracer.start_span(
-                method,
-                kind=trace.SpanKind.CLIENT,
-                attributes={"http.request.method": method, "peer.service": self.service},
-            )
-            propagate.inject(sent, context=trace.set_span_in_context(span))
-        try:
-            try:
-                response = await self._open().request(
-                    method, path.lstrip("/"), data=body, params=params, headers=sent
-                )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _upstream_error(self.service, exc) from exc
-            span.set_attribute("http.response.status_code", response.status)
-            try:
-                yield Streamed(self.service, response)
-            finally:
-                response.release()  # closes the connection unless the body was read to its end
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.set_status(trace.StatusCode.ERROR)
-            raise
-        finally:
-            span.end()
+        return _Call(self, method, path, body, params, sent)
 
     async def status(self, path: str = "/healthz") -> int:
         """The status `GET path` answers with (for readiness checks)."""
@@ -296,6 +268,71 @@ class ServiceHttp:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class _Call:
+    """One `ServiceHttp.stream` call. A class rather than an `asynccontextmanager`: the
+    gateway holds one per open stream, and a generator's frame would keep the request's
+    body and headers (and itself) for as long as the answer streams."""
+
+    __slots__ = ("_body", "_headers", "_http", "_method", "_params", "_path", "_response", "_span")
+
+    def __init__(
+        self,
+        http: ServiceHttp,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: Mapping[str, str | int] | None,
+        headers: dict[str, str],
+    ) -> None:
+        self._http, self._method, self._path = http, method, path
+        self._body, self._params, self._headers = body, params, headers
+        self._response: aiohttp.ClientResponse | None = None
+        self._span: trace.Span = trace.INVALID_SPAN
+
+    async def __aenter__(self) -> Streamed:
+        # A client span, passed on as W3C trace context. Done here rather than by
+        # opentelemetry-instrumentation-aiohttp-client: that doubled the client's CPU per call.
+        service, method = self._http.service, self._method
+        if tracing_enabled():
+            self._span = _tracer.start_span(
+                method,
+                kind=trace.SpanKind.CLIENT,
+                attributes={"http.request.method": method, "peer.service": service},
+            )
+            propagate.inject(self._headers, context=trace.set_span_in_context(self._span))
+        try:
+            self._response = await self._http._open().request(
+                method,
+                self._path.lstrip("/"),
+                data=self._body,
+                params=self._params,
+                headers=self._headers,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _upstream_error(service, exc)
+            self._end(error)
+            raise error from exc
+        except BaseException as exc:
+            self._end(exc)
+            raise
+        finally:
+            self._body = self._params = None  # sent: an open stream does not hold them
+            self._headers = {}
+        self._span.set_attribute("http.response.status_code", self._response.status)
+        return Streamed(service, self._response)
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        assert self._response is not None
+        self._response.release()  # closes the connection unless the body was read to its end
+        self._end(exc)
+
+    def _end(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._span.record_exception(exc)
+            self._span.set_status(trace.StatusCode.ERROR)
+        self._span.end()
 
 
 class _StrictConnector(aiohttp.TCPConnector):

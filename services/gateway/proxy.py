@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from shared.contracts.chat import CHATKIT_PATH
 from shared.contracts.gateway import HEARTBEAT
@@ -126,11 +126,13 @@ class _Relay:
         "stalled",
         "started",
         "task",
+        "watcher",
         "woken",
     )
 
     def __init__(self, task: asyncio.Task[object]) -> None:
         self.task = task
+        self.watcher: asyncio.Future[Message] | None = None  # the disconnect watcher's receive
         self.started = False  # SSE headers sent
         self.finished = False
         self.disconnected = False
@@ -194,6 +196,18 @@ class StreamClock:
 class UpstreamCall:
     """ASGI response relaying one POST to the chat service back to the client."""
 
+    __slots__ = (
+        "body",
+        "clock",
+        "headers",
+        "keepalive",
+        "method",
+        "on_close",
+        "outlives_client",
+        "path",
+        "upstream",
+    )
+
     def __init__(
         self,
         upstream: ChatUpstream,
@@ -223,9 +237,8 @@ class UpstreamCall:
         task = asyncio.current_task()
         assert task is not None
         relay = _Relay(task)
-        watcher = None
         if not self.outlives_client:
-            watcher = asyncio.create_task(_watch_for_disconnect(receive, relay))
+            relay.watcher = _watch_for_disconnect(receive, relay)
         try:
             try:
                 started = time.perf_counter()
@@ -233,13 +246,13 @@ class UpstreamCall:
                     self.body, self.headers, method=self.method, path=self.path
                 )
                 async with call as response:
-                    self.body = b""  # sent; an open stream should not hold on to it
+                    self.body, self.headers = b"", {}  # sent: an open stream keeps neither
                     UPSTREAM_TTFB.observe(time.perf_counter() - started)
                     await self._relay(response, send, relay)
             finally:
                 relay.finished = True
-                if watcher is not None:
-                    watcher.cancel()
+                if relay.watcher is not None:
+                    relay.watcher.cancel()
         except asyncio.CancelledError:
             if (relay.disconnected or relay.stalled) and task.uncancel() == 0:
                 reason = "client_disconnect" if relay.disconnected else "stalled_reader"
@@ -341,15 +354,26 @@ async def _send_body(send: Send, relay: _Relay, body: bytes) -> None:
     relay.last_send = time.monotonic()
 
 
-async def _watch_for_disconnect(receive: Receive, relay: _Relay) -> None:
-    """Runs beside the relay: a client that goes away cancels it at once."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            if not relay.finished:
-                relay.disconnected = True
-                relay.task.cancel()
+def _watch_for_disconnect(receive: Receive, relay: _Relay) -> asyncio.Future[Message]:
+    """Runs beside the relay: a client that goes away cancels it at once.
+
+    A task of `receive()` itself with a callback, not a coroutine looping over it: an
+    open stream spends its life waiting here, and a frame less is a tenth of what the
+    gateway adds per stream.
+    """
+    waiting = asyncio.ensure_future(receive())
+
+    def received(done: asyncio.Future[Message]) -> None:
+        if done.cancelled() or done.exception() is not None:
             return
+        if done.result()["type"] != "http.disconnect":
+            relay.watcher = _watch_for_disconnect(receive, relay)  # the unread body, if any
+        elif not relay.finished:
+            relay.disconnected = True
+            relay.task.cancel()
+
+    waiting.add_done_callback(received)
+    return waiting
 
 
 def _envelope_bytes(status: int, message: str) -> tuple[bytes, int]:

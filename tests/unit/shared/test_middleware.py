@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -10,7 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.middleware import InternalTokenMiddleware, ResponseHeadersMiddleware
+from shared.errors import install_error_handlers
+from shared.middleware import (
+    BodyLimitMiddleware,
+    InternalTokenMiddleware,
+    ResponseHeadersMiddleware,
+)
 
 
 async def whoami(request: Request) -> Response:
@@ -70,3 +77,31 @@ async def test_response_headers_are_added_unless_the_answer_sets_them() -> None:
     own_answer = await get(app, "http://test", "/own")
     assert own_answer.headers.get_list("content-security-policy") == ["sandbox"]
     assert own_answer.headers["x-test"] == "1"
+
+
+async def _echo_length(request: Request) -> Response:
+    return JSONResponse({"read": len(await request.body())})
+
+
+async def _post_to_limited(content: bytes | object) -> httpx.Response:
+    app = Starlette(
+        routes=[Route("/in", _echo_length, methods=["POST"])],
+        middleware=[Middleware(BodyLimitMiddleware, limit=100)],
+    )
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        return await c.post("/in", content=content)  # type: ignore[arg-type]
+
+
+async def _chunks(size: int) -> AsyncIterator[bytes]:
+    for _ in range(size // 10):
+        yield b"x" * 10
+
+
+async def test_a_body_over_the_limit_is_refused_declared_or_chunked() -> None:
+    assert (await _post_to_limited(b"x" * 101)).status_code == 413
+    chunked = await _post_to_limited(_chunks(200))  # no Content-Length: counted as read
+    assert chunked.status_code == 413
+    assert "larger than 100 bytes" in chunked.json()["error"]["message"]
+    assert (await _post_to_limited(_chunks(100))).json() == {"read": 100}
+    assert (await _post_to_limited(b"x" * 100)).json() == {"read": 100}
