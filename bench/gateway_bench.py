@@ -7,10 +7,10 @@ first byte p50/p99 with 500 concurrent paced streams (first event after 100 ms,
 in the upstream too; also through `bench/bare_relay.py`, the least a Python relay
 does, to tell the cost of a second process on the path from the gateway's own), plus
 the gateway's memory growth per open stream while those 500 are open (in fresh
-gateway processes). Each 500-stream round runs twice: cold (every client connection
-new) and warm (keep-alive pools open, the steady state). Every stream is a distinct
-reader holding the signed cookie the gateway gave it when the page loaded, as the web
-client does.
+gateway processes; the bare relay's beside it). Each 500-stream round runs twice: cold
+(every client connection new) and warm (keep-alive pools open, the steady state).
+Every stream is a distinct reader holding the signed cookie the gateway gave it when
+the page loaded, as the web client does.
 """
 
 from __future__ import annotations
@@ -143,8 +143,8 @@ async def _paced_rounds(url: str) -> tuple[list[float], list[float]]:
 
 
 @contextmanager
-def bare_relay_process(upstream: str) -> Iterator[str]:
-    """`bench/bare_relay.py` in front of `upstream` as a process of its own: its URL."""
+def bare_relay_process(upstream: str) -> Iterator[tuple[str, int]]:
+    """`bench/bare_relay.py` in front of `upstream` as a process of its own: (URL, pid)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--upstream", upstream],
@@ -154,7 +154,7 @@ def bare_relay_process(upstream: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answering(url, process)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -281,16 +281,18 @@ async def _memory_round(url: str, pid: int) -> float:
 
 
 def main() -> list[Row]:
-    with upstream_process() as (upstream, _), bare_relay_process(upstream) as bare:
+    with upstream_process() as (upstream, _), bare_relay_process(upstream) as (bare, _):
         env = gateway_env(upstream)
         with running("gateway", env) as gateway:
             rows = asyncio.run(_measure(upstream, gateway.url, bare))
     # RSS is noisy (allocator arenas, GC timing): the median over fresh processes. The
     # baseline is the upstream itself, a plain Starlette SSE endpoint on uvicorn.
-    gateway_kb, upstream_kb = [], []
+    gateway_kb, upstream_kb, bare_kb = [], [], []
     for _ in range(MEMORY_ROUNDS):
         with upstream_process() as (upstream, upstream_pid):
             upstream_kb.append(asyncio.run(_memory_round(upstream, upstream_pid)))
+            with bare_relay_process(upstream) as (bare, bare_pid):
+                bare_kb.append(asyncio.run(_memory_round(bare, bare_pid)))
             with running("gateway", gateway_env(upstream)) as gateway:
                 gateway_kb.append(asyncio.run(_memory_round(gateway.url, gateway.process.pid)))
     rows.append(
@@ -301,6 +303,15 @@ def main() -> list[Row]:
             "KB",
             statistics.median(upstream_kb),
             max_ratio=1.5,
+        )
+    )
+    rows.append(
+        Row(
+            "gateway",
+            "RSS per open stream, a bare aiohttp relay (vs the upstream app)",
+            statistics.median(bare_kb),
+            "KB",
+            statistics.median(upstream_kb),
         )
     )
     return rows
