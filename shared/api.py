@@ -66,10 +66,9 @@ class _StreamingEndpoint:
     """Runs `handler(request)` and then its response, keeping only the scope meanwhile.
 
     Starlette's own wrapper keeps the `Request` (its cached body, headers and cookies)
-    for as long as the response runs: for an SSE answer that is the whole stream, the
-    largest part of what an open stream costs the gateway besides its two connections.
-    Errors from the handler reach the app's handlers through `ExceptionMiddleware`, as
-    they do from a plain route.
+    for as long as the response runs: for an SSE answer, the whole stream. Errors from
+    the handler reach the app's handlers through `ExceptionMiddleware`, as they do from
+    a plain route.
     """
 
     def __init__(self, handler: Callable[[Request], Any]) -> None:

@@ -358,8 +358,7 @@ def _watch_for_disconnect(receive: Receive, relay: _Relay) -> asyncio.Future[Mes
     """Runs beside the relay: a client that goes away cancels it at once.
 
     A task of `receive()` itself with a callback, not a coroutine looping over it: an
-    open stream spends its life waiting here, and a frame less is a tenth of what the
-    gateway adds per stream.
+    open stream spends its life waiting here, so it waits in one frame less.
     """
     waiting = asyncio.ensure_future(receive())
 
